@@ -1,0 +1,50 @@
+// A refcounted block of memory on one device. Views of a tensor share one Storage; the
+// version counter lives here so that every view sees an in-place write (autograd uses it
+// to refuse gradients computed from overwritten data).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "tensor/device.h"
+
+namespace hmr {
+
+// Frees what an Allocator handed out. Plain function pointer + context keeps Storage small.
+using DeleterFn = void (*)(void* ptr, void* ctx);
+
+class StorageImpl {
+ public:
+  StorageImpl(void* data, int64_t nbytes, Device device, DeleterFn deleter, void* ctx)
+      : data_(data), nbytes_(nbytes), device_(device), deleter_(deleter), ctx_(ctx) {}
+  ~StorageImpl() {
+    if (deleter_ && data_) deleter_(data_, ctx_);
+  }
+  StorageImpl(const StorageImpl&) = delete;
+  StorageImpl& operator=(const StorageImpl&) = delete;
+
+  void* data() const { return data_; }
+  int64_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+  uint32_t version() const { return version_.load(std::memory_order_relaxed); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
+
+ private:
+  void* data_;
+  int64_t nbytes_;
+  Device device_;
+  DeleterFn deleter_;
+  void* ctx_;
+  std::atomic<uint32_t> version_{0};
+};
+
+using Storage = std::shared_ptr<StorageImpl>;
+
+// Allocates nbytes on device: 64-byte aligned host memory, or the caching CUDA allocator.
+Storage allocate_storage(int64_t nbytes, Device device);
+
+// Wraps memory the caller owns; deleter (may be null) runs when the last view is gone.
+Storage wrap_storage(void* data, int64_t nbytes, Device device, DeleterFn deleter, void* ctx);
+
+}  // namespace hmr

@@ -121,7 +121,8 @@ std::vector<Tensor> record_multi(const char* name, const std::vector<Tensor>& in
 }
 
 void mark_view(const Tensor& out, const Tensor& base) {
-  if (!base.requires_grad() || !GradMode::is_enabled()) return;
+  // Also when base needs no grad: writing a tensor that does into the view must give base history.
+  if (!GradMode::is_enabled()) return;
   const auto& bm = base.impl_ptr()->autograd;
   meta_of(out).view_base = bm && bm->view_base ? bm->view_base : base.impl_shared();
 }
@@ -141,12 +142,10 @@ void check_inplace(const Tensor& self, const char* op) {
 
 void rebase_history(const Tensor& self, const Tensor& result, const char* op) {
   AutogradMeta& m = meta_of(self);
-  if (!result.requires_grad()) {
+  if (!m.view_base && !result.requires_grad()) {
     // Overwritten by a constant: earlier history no longer reaches self.
-    if (!m.view_base) {
-      m.grad_fn = nullptr;
-      m.requires_grad = false;
-    }
+    m.grad_fn = nullptr;
+    m.requires_grad = false;
     return;
   }
   if (!m.view_base) {
@@ -156,8 +155,10 @@ void rebase_history(const Tensor& self, const Tensor& result, const char* op) {
     return;
   }
   // self is a view of base: base's new history takes base's old gradient everywhere outside
-  // the view's region, and result's gradient inside it (PyTorch's CopySlices).
+  // the view's region, and result's gradient inside it (PyTorch's CopySlices). A constant
+  // result still needs this, to cut base's old gradient off inside the region.
   Tensor base(m.view_base);
+  if (!base.requires_grad() && !result.requires_grad()) return;
   Shape sizes = self.sizes(), strides = self.strides();
   int64_t offset = self.offset() - base.offset();
   HMR_CHECK(base.is_contiguous(), AutogradError, op, ": in-place write through a view of a "

@@ -171,7 +171,11 @@ Tensor& Tensor::sub_(const Tensor& other, const Scalar& alpha) {
   return inplace(*this, "sub_", {other}, [&] { return hmr::sub(*this, other, alpha); });
 }
 Tensor& Tensor::mul_(const Tensor& other) {
-  return inplace(*this, "mul_", {other}, [&] { return hmr::mul(*this, other); });
+  return inplace(*this, "mul_", {other}, [&] {
+    // other's gradient needs self's value before the write: save a copy the write cannot reach.
+    bool saves_self = GradMode::is_enabled() && other.requires_grad();
+    return hmr::mul(saves_self ? hmr::clone(*this) : *this, other);
+  });
 }
 Tensor& Tensor::mul_(const Scalar& other) {
   return inplace(*this, "mul_", {}, [&] { return hmr::mul(*this, other); });

@@ -47,4 +47,14 @@ Storage allocate_storage(int64_t nbytes, Device device);
 // Wraps memory the caller owns; deleter (may be null) runs when the last view is gone.
 Storage wrap_storage(void* data, int64_t nbytes, Device device, DeleterFn deleter, void* ctx);
 
+// Host memory held by storages from allocate_storage (requested bytes, not the alignment
+// padding). A process-wide counter, updated on allocation and free, so tests can show that
+// a training loop or a dropped graph gives its memory back. Wrapped memory is not counted.
+struct HostMemoryStats {
+  int64_t current_bytes = 0;
+  int64_t peak_bytes = 0;
+  int64_t current_storages = 0;
+};
+HostMemoryStats host_memory_stats();
+
 }  // namespace hmr

@@ -92,15 +92,31 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
   return view(contiguous(x), sizes);
 }
 
+// One past the last storage element a geometry reaches (non-negative strides).
+static int64_t storage_end(const Shape& sizes, const Shape& strides, int64_t offset) {
+  int64_t end = offset + 1;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (sizes[i] == 0) return offset;
+    end += (sizes[i] - 1) * strides[i];
+  }
+  return end;
+}
+
 Tensor as_strided(const Tensor& x, const Shape& sizes, const Shape& strides, int64_t offset) {
   Tensor y = make_view(x, sizes, strides, offset);
-  Shape in_sizes = x.sizes();
+  Shape in_sizes = x.sizes(), in_strides = x.strides();
   int64_t in_offset = x.offset();
   return record_view("as_strided", x, y, [=](const Tensor& g) {
-    // Scatter g into zeros laid out like x (exact for views that do not overlap themselves).
-    Tensor gx = zeros(in_sizes, {g.dtype(), g.device()});
-    Tensor region = Tensor::make_view(gx.storage(), sizes, strides, offset - in_offset, gx.dtype());
+    // Both geometries index x's storage, whatever x's own layout: scatter g into a zeroed copy
+    // of that storage range through y's geometry, then read x's elements back through x's
+    // (exact when neither x nor y overlaps itself).
+    int64_t lo = std::min(in_offset, offset);
+    int64_t hi = std::max(storage_end(in_sizes, in_strides, in_offset), storage_end(sizes, strides, offset));
+    Tensor buffer = zeros({std::max<int64_t>(hi - lo, 0)}, {g.dtype(), g.device()});
+    Tensor region = Tensor::make_view(buffer.storage(), sizes, strides, offset - lo, g.dtype());
     kernels::binary(kernels::BinaryOp::Add, region, g, region);
+    Tensor gx = Tensor::empty(in_sizes, g.dtype(), g.device());
+    kernels::copy(gx, Tensor::make_view(buffer.storage(), in_sizes, in_strides, in_offset - lo, g.dtype()));
     return std::vector<Tensor>{gx};
   });
 }

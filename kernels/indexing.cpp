@@ -2,6 +2,8 @@
 // range (checked before any kernel reads through an index), and the loop geometry.
 #include "kernels/indexing.h"
 
+#include <cstdlib>
+
 #include "kernels/backend.h"
 #include "kernels/elementwise.h"
 
@@ -59,6 +61,8 @@ IndexedLoop make_loop(const char* op, const Tensor& dense, const Tensor& indexed
   const Shape* ptrs[3] = {&strides[0], &strides[1], &strides[2]};
   l.outer = make_plan<3>(outer_sizes, ptrs, op);
   l.numel = l.outer.numel * l.dim_size;
+  const Plan<3>& p = l.outer;
+  l.dim_inner = p.ndim == 0 || std::abs(l.dense_stride) <= std::abs(p.strides[0][p.ndim - 1]);
   return l;
 }
 

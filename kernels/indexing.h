@@ -9,11 +9,11 @@
 
 namespace hmr::kernels {
 
-// The geometry of one indexed loop. The iteration space is the index's shape; it is split
-// into `dim` (length dim_size) and every other dim (the outer plan), so a CPU scatter can run
-// the outer positions in parallel and walk dim serially: two outer positions never write
-// one element. Outer plan operands: 0 = dense side (gather's out, scatter's src), 1 = indexed
-// side at index value 0 (gather's x, scatter's self), 2 = the index.
+// The geometry of one indexed loop. The iteration space is the index's shape, split into
+// `dim` (length dim_size) and every other dim (the outer plan), so a CPU scatter can hand
+// disjoint outer positions to threads: two outer positions never write one element. Outer plan
+// operands: 0 = dense side (gather's out, scatter's src), 1 = indexed side at index value 0
+// (gather's x, scatter's self), 2 = the index.
 struct IndexedLoop {
   Plan<3> outer;
   int64_t dim_size = 0;      // iteration length along dim
@@ -21,17 +21,25 @@ struct IndexedLoop {
   int64_t index_stride = 0;
   int64_t indexed_stride = 0;  // the indexed side's stride along dim, times the index value
   int64_t numel = 0;           // outer.numel * dim_size
+  // Linear order: dim innermost when it is the dense side's fastest dim, else outermost, so
+  // neighbouring elements (CPU loop steps, CUDA warp lanes) touch neighbouring memory.
+  bool dim_inner = true;
 };
 
 struct IndexedOffsets {
   int64_t dense, indexed_base, index;
 };
 
-// Offsets (in elements) of element `linear` of the loop, linear = outer_linear * dim_size + j.
-// The index value still has to be read at `index` and added as value * indexed_stride.
+// Linear position of (outer position r, step j along dim) in the loop's order.
+HMR_HOST_DEVICE int64_t indexed_linear(const IndexedLoop& l, int64_t r, int64_t j) {
+  return l.dim_inner ? r * l.dim_size + j : j * l.outer.numel + r;
+}
+
+// Offsets (in elements) of element `linear` of the loop. The index value still has to be read
+// at `index` and added as value * indexed_stride.
 HMR_HOST_DEVICE IndexedOffsets indexed_offsets(const IndexedLoop& l, int64_t linear) {
-  int64_t j = linear % l.dim_size;
-  int64_t rest = linear / l.dim_size;
+  int64_t j = l.dim_inner ? linear % l.dim_size : linear / l.outer.numel;
+  int64_t rest = l.dim_inner ? linear / l.dim_size : linear % l.outer.numel;
   IndexedOffsets o{j * l.dense_stride, 0, j * l.index_stride};
   for (int d = l.outer.ndim - 1; d >= 0; --d) {
     int64_t i = rest % l.outer.sizes[d];

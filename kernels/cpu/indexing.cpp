@@ -1,6 +1,6 @@
-// CPU backend of the indexed kernels. Gathers run every element in parallel; scatters run the
-// positions outside `dim` in parallel and walk `dim` serially inside one thread, so no two
-// threads ever write the same element of self (duplicate indices only collide along dim).
+// CPU backend of the indexed kernels. Gathers run every element in parallel; scatters split
+// the positions outside `dim` among threads and walk `dim` inside one thread, so no two threads
+// ever write the same element of self (duplicate indices only collide along dim).
 #include "kernels/indexing.h"
 
 #include <algorithm>
@@ -34,17 +34,23 @@ void gather(const IndexedLoop& loop, const Tensor& x, const Tensor& index, const
 
 namespace {
 
+// Each thread owns a block of outer positions; within it, steps along dim stay in increasing
+// order for every target (the last duplicate wins for Assign, as in PyTorch's CPU loop).
 template <class T, class I, class Combine>
 void scatter_rows(const IndexedLoop& loop, T* self, const I* idx, const T* src, const Combine& combine) {
+  auto step = [&](int64_t r, int64_t j) {
+    IndexedOffsets o = indexed_offsets(loop, indexed_linear(loop, r, j));
+    int64_t target = o.indexed_base + static_cast<int64_t>(idx[o.index]) * loop.indexed_stride;
+    self[target] = combine(self[target], src[o.dense]);
+  };
   const int64_t grain = std::max<int64_t>(1, kGrain / 4 / loop.dim_size);
   parallel_for(0, loop.outer.numel, grain, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      IndexedOffsets o = indexed_offsets(loop, r * loop.dim_size);
-      for (int64_t j = 0; j < loop.dim_size; ++j) {
-        int64_t target =
-            o.indexed_base + static_cast<int64_t>(idx[o.index + j * loop.index_stride]) * loop.indexed_stride;
-        self[target] = combine(self[target], src[o.dense + j * loop.dense_stride]);
-      }
+    if (loop.dim_inner) {
+      for (int64_t r = b; r < e; ++r)
+        for (int64_t j = 0; j < loop.dim_size; ++j) step(r, j);
+    } else {
+      for (int64_t j = 0; j < loop.dim_size; ++j)
+        for (int64_t r = b; r < e; ++r) step(r, j);
     }
   });
 }

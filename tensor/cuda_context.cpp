@@ -3,6 +3,7 @@
 #include "tensor/cuda_context.h"
 
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -29,24 +30,28 @@ namespace {
 struct Runtime {
   int count = 0;
   std::string reason;
+  std::mutex mu;  // guards the lazily created streams and properties below
   std::vector<cudaStream_t> streams;
+  std::vector<std::unique_ptr<DeviceProperties>> properties;
 };
 
 Runtime& runtime() {
-  static Runtime rt = [] {
-    Runtime r;
-    cudaError_t err = cudaGetDeviceCount(&r.count);
+  static Runtime* rt = [] {
+    // Never destroyed: tensors freed during static destruction may still ask for a stream.
+    auto* r = new Runtime;
+    cudaError_t err = cudaGetDeviceCount(&r->count);
     if (err != cudaSuccess) {
-      r.count = 0;
-      r.reason = str("no CUDA device: ", cudaGetErrorString(err));
+      r->count = 0;
+      r->reason = str("no CUDA device: ", cudaGetErrorString(err));
       cudaGetLastError();  // clear the sticky error
-    } else if (r.count == 0) {
-      r.reason = "no CUDA device: cudaGetDeviceCount found none";
+    } else if (r->count == 0) {
+      r->reason = "no CUDA device: cudaGetDeviceCount found none";
     }
-    r.streams.assign(r.count, nullptr);
+    r->streams.assign(r->count, nullptr);
+    r->properties.resize(r->count);
     return r;
   }();
-  return rt;
+  return *rt;
 }
 
 void check_device(int device) {
@@ -62,11 +67,18 @@ bool compiled_with_cuda() { return true; }
 int device_count() { return runtime().count; }
 std::string unavailable_reason() { return runtime().reason; }
 
-DeviceProperties device_properties(int device) {
+const DeviceProperties& device_properties(int device) {
   check_device(device);
-  cudaDeviceProp p;
-  HMR_CUDA_CHECK(cudaGetDeviceProperties(&p, device));
-  return {p.name, static_cast<int64_t>(p.totalGlobalMem), p.major, p.minor, p.multiProcessorCount};
+  Runtime& rt = runtime();
+  std::lock_guard<std::mutex> lock(rt.mu);
+  if (!rt.properties[device]) {
+    cudaDeviceProp p;
+    HMR_CUDA_CHECK(cudaGetDeviceProperties(&p, device));
+    rt.properties[device] = std::make_unique<DeviceProperties>(
+        DeviceProperties{p.name, static_cast<int64_t>(p.totalGlobalMem), p.major, p.minor,
+                         p.multiProcessorCount, p.maxThreadsPerMultiProcessor});
+  }
+  return *rt.properties[device];
 }
 
 int runtime_version() {
@@ -87,9 +99,8 @@ void set_device(int device) {
 
 void* current_stream(int device) {
   check_device(device);
-  static std::mutex mu;
-  std::lock_guard<std::mutex> lock(mu);
   Runtime& rt = runtime();
+  std::lock_guard<std::mutex> lock(rt.mu);
   if (!rt.streams[device]) {
     HMR_CUDA_CHECK(cudaSetDevice(device));
     HMR_CUDA_CHECK(cudaStreamCreateWithFlags(&rt.streams[device], cudaStreamNonBlocking));
@@ -123,10 +134,15 @@ void memcpy(void* dst, Device dst_device, const void* src, Device src_device, in
     return;
   }
   int dev = dst_device.is_cuda() ? dst_device.index : src_device.index;
+  bool peer = dst_device.is_cuda() && src_device.is_cuda() && dst_device.index != src_device.index;
+  // The source may still be written by kernels queued on its own device's stream.
+  if (peer) synchronize(src_device.index);
   set_device(dev);
   auto stream = static_cast<cudaStream_t>(current_stream(dev));
   HMR_CUDA_CHECK(cudaMemcpyAsync(dst, src, static_cast<size_t>(nbytes), cudaMemcpyDefault, stream));
-  if (dst_device.is_cpu() || src_device.is_cpu()) HMR_CUDA_CHECK(cudaStreamSynchronize(stream));
+  // Host buffers must be usable on return; a peer source may be freed and reused on its own
+  // stream as soon as we return, which that stream would not order after this copy.
+  if (dst_device.is_cpu() || src_device.is_cpu() || peer) HMR_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
 namespace {
@@ -150,7 +166,7 @@ const char* kOff = "no CUDA device: hmr.cpp was built without CUDA (HMR_CUDA=OFF
 bool compiled_with_cuda() { return false; }
 int device_count() { return 0; }
 std::string unavailable_reason() { return kOff; }
-DeviceProperties device_properties(int) { unavailable(); }
+const DeviceProperties& device_properties(int) { unavailable(); }
 int runtime_version() { return 0; }
 int driver_version() { return 0; }
 void set_device(int) { unavailable(); }

@@ -21,14 +21,16 @@ struct DeviceProperties {
   int64_t total_memory = 0;
   int major = 0, minor = 0;
   int multiprocessor_count = 0;
+  int max_threads_per_multiprocessor = 0;  // launchers size their grids from this
 };
-DeviceProperties device_properties(int device);
+// Queried once per device and cached: kernel launchers read it on every launch, and
+// cudaGetDeviceProperties is far too slow for that.
+const DeviceProperties& device_properties(int device);
 
-// Library versions as numbers (0 when not compiled in). cuDNN's is CUDNN_VERSION's form.
+// Runtime and driver versions as CUDART_VERSION's number (0 when not compiled in). The cuBLAS
+// and cuDNN versions live in kernels/cuda_libs.h, because tensor/ does not link those libraries.
 int runtime_version();
 int driver_version();
-int cublas_version();
-int cudnn_version();
 
 // The stream every kernel of that device runs on (a cudaStream_t, kept opaque here).
 void* current_stream(int device);
@@ -50,12 +52,14 @@ struct AllocatorStats {
 AllocatorStats allocator_stats(int device);
 void empty_cache(int device);        // returns cached, unused blocks to the driver
 
-// Raw copies on the device's stream. kind: direction is inferred from the two devices.
+// Raw copies on the device's stream; the direction is inferred from the two devices.
 // Host->device and device->host copies synchronise the stream before returning so the host
-// buffer may be reused or read at once.
+// buffer may be reused or read at once. A copy between two GPUs waits for the source
+// device's stream first and finishes before returning, so neither side's later work races it.
 void memcpy(void* dst, Device dst_device, const void* src, Device src_device, int64_t nbytes);
 
-// Pinned (page-locked) host memory for fast transfers, from a small cache.
+// Pinned (page-locked) host memory for fast transfers (cudaMallocHost; not cached, so keep
+// such buffers alive and reuse them rather than allocating one per transfer).
 Storage allocate_pinned(int64_t nbytes);
 
 }  // namespace hmr::cuda

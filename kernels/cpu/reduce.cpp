@@ -1,112 +1,131 @@
-// CPU reductions over the rows of a contiguous (outer, inner) matrix: rows in parallel when
-// there are many, otherwise each row split across threads with per-thread partials.
+// CPU reductions over a contiguous (outer, reduced, inner) block. Rows (inner == 1) fold with
+// many independent accumulators so sums vectorise and stay memory-bound; a few long rows are
+// split across threads. Columns (inner > 1) accumulate whole rows into a vector of partials,
+// as PyTorch does for outer reductions, so a sum over dim 0 reads memory in order.
 #include <algorithm>
-#include <limits>
+#include <memory>
 #include <vector>
 
-#include "kernels/cast.h"
 #include "kernels/reduce.h"
-#include "tensor/dispatch.h"
 #include "tensor/parallel.h"
 
 namespace hmr::kernels::cpu {
 
 namespace {
 
-template <class A> struct SumOp {
-  static A init() { return A(0); }
-  static A combine(A a, A b) { return a + b; }
-};
-template <class A> struct ProdOp {
-  static A init() { return A(1); }
-  static A combine(A a, A b) { return a * b; }
-};
-template <class A> struct MaxOp {
-  static A init() { return std::numeric_limits<A>::has_infinity ? -std::numeric_limits<A>::infinity() : std::numeric_limits<A>::lowest(); }
-  static A combine(A a, A b) { return (a != a || a > b) ? a : b; }  // NaN propagates
-};
-template <class A> struct MinOp {
-  static A init() { return std::numeric_limits<A>::has_infinity ? std::numeric_limits<A>::infinity() : std::numeric_limits<A>::max(); }
-  static A combine(A a, A b) { return (a != a || a < b) ? a : b; }
-};
-struct AnyOp {
-  static bool init() { return false; }
-  static bool combine(bool a, bool b) { return a || b; }
-};
-struct AllOp {
-  static bool init() { return true; }
-  static bool combine(bool a, bool b) { return a && b; }
-};
+constexpr int64_t kGrain = 32768;
+// Blocks of this many elements are folded on their own and then added up, which keeps the
+// float rounding error of long sums near that of a pairwise sum.
+constexpr int64_t kBlock = 4096;
 
-// Folds n values starting at p; 8 independent accumulators let the compiler vectorise sums.
-template <class Op, class A, class T>
-A fold(const T* p, int64_t n) {
-  A acc[8];
-  for (auto& a : acc) a = Op::init();
+template <class R, class T>
+typename R::Acc fold_block(const T* p, int64_t n) {
+  using Acc = typename R::Acc;
+  constexpr int kLanes = 32;
+  Acc acc[kLanes];
+  for (auto& a : acc) a = R::identity();
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) acc[k] = Op::combine(acc[k], cast<A>(p[i + k]));
-  for (; i < n; ++i) acc[0] = Op::combine(acc[0], cast<A>(p[i]));
-  A r = acc[0];
-  for (int k = 1; k < 8; ++k) r = Op::combine(r, acc[k]);
-  return r;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int k = 0; k < kLanes; ++k) acc[k] = R::combine(acc[k], R::load(p[i + k], 0));
+  for (; i < n; ++i) acc[0] = R::combine(acc[0], R::load(p[i], 0));
+  for (int w = kLanes / 2; w > 0; w /= 2)
+    for (int k = 0; k < w; ++k) acc[k] = R::combine(acc[k], acc[k + w]);
+  return acc[0];
 }
 
-template <class Op, class A, class T, class O>
-void reduce_typed(const Tensor& rows, const Tensor& out) {
-  const int64_t outer = rows.sizes()[0], inner = rows.sizes()[1];
-  const T* x = static_cast<const T*>(rows.raw_data());
-  O* o = static_cast<O*>(out.raw_data());
-  if (outer >= num_threads() || inner < 65536) {
-    parallel_for(0, outer, std::max<int64_t>(1, 32768 / std::max<int64_t>(inner, 1)), [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) o[r] = cast<O>(fold<Op, A>(x + r * inner, inner));
+template <class R, class T>
+typename R::Acc fold(const T* p, int64_t n) {
+  typename R::Acc acc = R::identity();
+  for (int64_t b = 0; b < n; b += kBlock) acc = R::combine(acc, fold_block<R>(p + b, std::min(kBlock, n - b)));
+  return acc;
+}
+
+template <class R, class T, class O>
+void reduce_rows_typed(const T* x, int64_t outer, int64_t len, O* out) {
+  using Acc = typename R::Acc;
+  if (outer >= num_threads() || len < 4 * kGrain) {
+    parallel_for(0, outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(len, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) out[r] = cast<O>(fold<R>(x + r * len, len));
     });
     return;
   }
+  // Few long rows: each thread folds a contiguous piece; pieces combine in thread order.
   for (int64_t r = 0; r < outer; ++r) {
-    std::vector<A> partial(num_threads(), Op::init());
-    const T* row = x + r * inner;
-    parallel_for(0, inner, 32768, [&](int64_t b, int64_t e) {
-      partial[omp_get_thread_num()] = fold<Op, A>(row + b, e - b);
-    });
-    A acc = Op::init();
-    for (A p : partial) acc = Op::combine(acc, p);
-    o[r] = cast<O>(acc);
+    std::vector<Acc> partial(num_threads(), R::identity());
+    const T* row = x + r * len;
+    parallel_for(0, len, kGrain, [&](int64_t b, int64_t e) { partial[omp_get_thread_num()] = fold<R>(row + b, e - b); });
+    Acc acc = R::identity();
+    for (Acc p : partial) acc = R::combine(acc, p);
+    out[r] = cast<O>(acc);
   }
+}
+
+// Calls f(o, i_begin, i_end) over pieces of the (outer, inner) output in parallel, each piece
+// within one o, sized so that a piece of every row of the column block is worth a thread.
+template <class F>
+void for_column_pieces(int64_t outer, int64_t len, int64_t inner, const F& f) {
+  int64_t piece = std::max<int64_t>(16, std::min<int64_t>(inner, 2048));
+  int64_t per_o = (inner + piece - 1) / piece;
+  int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, len * piece));
+  parallel_for(0, outer * per_o, grain, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      int64_t o = t / per_o, ib = (t % per_o) * piece;
+      f(o, ib, std::min(inner, ib + piece));
+    }
+  });
+}
+
+template <class R, class T, class O>
+void reduce_columns_typed(const T* x, int64_t outer, int64_t len, int64_t inner, O* out) {
+  using Acc = typename R::Acc;
+  for_column_pieces(outer, len, inner, [&](int64_t o, int64_t ib, int64_t ie) {
+    // Not std::vector: vector<bool> (any/all) has no data().
+    auto acc = std::make_unique<Acc[]>(ie - ib);
+    Acc* a = acc.get();
+    std::fill(a, a + (ie - ib), R::identity());
+    const T* base = x + o * len * inner;
+    for (int64_t r = 0; r < len; ++r) {
+      const T* row = base + r * inner;
+      for (int64_t i = ib; i < ie; ++i) a[i - ib] = R::combine(a[i - ib], R::load(row[i], r));
+    }
+    for (int64_t i = ib; i < ie; ++i) out[o * inner + i] = cast<O>(a[i - ib]);
+  });
 }
 
 }  // namespace
 
-void reduce_rows(ReduceOp op, const Tensor& rows, const Tensor& out) {
-  switch (op) {
-    case ReduceOp::Any:
-    case ReduceOp::All:
-      dispatch_all(rows.dtype(), "any/all", [&](auto tag) {
-        using T = typename decltype(tag)::type;
-        if (op == ReduceOp::Any) reduce_typed<AnyOp, bool, T, bool>(rows, out);
-        else reduce_typed<AllOp, bool, T, bool>(rows, out);
-      });
-      return;
-    default: break;
-  }
-  dispatch_all(rows.dtype(), "reduce", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    if constexpr (std::is_same_v<T, bool>) {
-      throw DTypeError("reduce: sum/prod/max/min of bool tensors must be given as int64");
-    } else {
-      using A = std::conditional_t<std::is_integral_v<T>, int64_t, acc_t<T>>;
-      if (op == ReduceOp::Sum || op == ReduceOp::Prod) {
-        dispatch_all(out.dtype(), "reduce", [&](auto otag) {
-          using O = typename decltype(otag)::type;
-          if (op == ReduceOp::Sum) reduce_typed<SumOp<A>, A, T, O>(rows, out);
-          else reduce_typed<ProdOp<A>, A, T, O>(rows, out);
-        });
-      } else if (op == ReduceOp::Max) {
-        reduce_typed<MaxOp<acc_t<T>>, acc_t<T>, T, T>(rows, out);
-      } else {
-        reduce_typed<MinOp<acc_t<T>>, acc_t<T>, T, T>(rows, out);
+void reduce_rows(ReduceOp op, const Tensor& x, const Tensor& out) {
+  const int64_t outer = x.sizes()[0], len = x.sizes()[1], inner = x.sizes()[2];
+  dispatch_reduce(op, x.dtype(), [&](auto rtag, auto ttag, auto otag) {
+    using R = typename decltype(rtag)::type;
+    using T = typename decltype(ttag)::type;
+    using O = typename decltype(otag)::type;
+    const T* px = static_cast<const T*>(x.raw_data());
+    O* po = static_cast<O*>(out.raw_data());
+    if (inner == 1) reduce_rows_typed<R>(px, outer, len, po);
+    else reduce_columns_typed<R>(px, outer, len, inner, po);
+  });
+}
+
+void arg_reduce_rows(ArgReduceOp op, const Tensor& x, const Tensor& values, const Tensor& indices) {
+  const int64_t outer = x.sizes()[0], len = x.sizes()[1], inner = x.sizes()[2];
+  dispatch_arg_reduce(op, x.dtype(), [&](auto rtag, auto ttag) {
+    using R = typename decltype(rtag)::type;
+    using T = typename decltype(ttag)::type;
+    using Acc = typename R::Acc;
+    const T* px = static_cast<const T*>(x.raw_data());
+    T* pv = static_cast<T*>(values.raw_data());
+    int64_t* pi = static_cast<int64_t*>(indices.raw_data());
+    for_column_pieces(outer, len, inner, [&](int64_t o, int64_t ib, int64_t ie) {
+      std::vector<Acc> acc(ie - ib, R::identity());
+      const T* base = px + o * len * inner;
+      for (int64_t r = 0; r < len; ++r)
+        for (int64_t i = ib; i < ie; ++i) acc[i - ib] = R::combine(acc[i - ib], R::load(base[r * inner + i], r));
+      for (int64_t i = ib; i < ie; ++i) {
+        pv[o * inner + i] = cast<T>(acc[i - ib].value);
+        pi[o * inner + i] = acc[i - ib].index;
       }
-    }
+    });
   });
 }
 

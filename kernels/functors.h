@@ -61,7 +61,6 @@ struct UnaryParams {
     template <class T> HMR_HOST_DEVICE T operator()(T x) const { return expr; } \
   };
 HMR_UNARY(NegFn, -x)
-HMR_UNARY(AbsFn, x < T(0) ? -x : x)
 HMR_UNARY(ExpFn, math::exp(x))
 HMR_UNARY(Expm1Fn, math::expm1(x))
 HMR_UNARY(LogFn, math::log(x))
@@ -76,7 +75,7 @@ HMR_UNARY(AcosFn, math::acos(x))
 HMR_UNARY(AtanFn, math::atan(x))
 HMR_UNARY(TanhFn, math::tanh(x))
 HMR_UNARY(SigmoidFn, T(1) / (T(1) + math::exp(-x)))
-HMR_UNARY(ReluFn, x > T(0) ? x : T(0))
+HMR_UNARY(ReluFn, x < T(0) ? T(0) : x)  // NaN passes through, as torch.relu
 HMR_UNARY(SignFn, T((T(0) < x) - (x < T(0))))
 HMR_UNARY(FloorFn, math::floor(x))
 HMR_UNARY(CeilFn, math::ceil(x))
@@ -85,7 +84,8 @@ HMR_UNARY(ReciprocalFn, T(1) / x)
 HMR_UNARY(SquareFn, x * x)
 HMR_UNARY(ErfFn, math::erf(x))
 // Parameterised: clamp to [a, b] (NaN propagates), x^a, leaky slope a, ELU alpha a.
-HMR_UNARY(ClampFn, math::isnan(x) ? x : (x < T(a) ? T(a) : (x > T(b) ? T(b) : x)))
+// min(max(x, a), b): with a > b every value becomes b, as in PyTorch.
+HMR_UNARY(ClampFn, math::isnan(x) ? x : ((x < T(a) ? T(a) : x) > T(b) ? T(b) : (x < T(a) ? T(a) : x)))
 HMR_UNARY(ClampMinFn, math::isnan(x) ? x : (x < T(a) ? T(a) : x))
 HMR_UNARY(ClampMaxFn, math::isnan(x) ? x : (x > T(a) ? T(a) : x))
 HMR_UNARY(PowScalarFn, math::pow(x, T(a)))
@@ -96,6 +96,16 @@ HMR_UNARY(SiluFn, x / (T(1) + math::exp(-x)))
 // softplus with PyTorch's beta = 1 and threshold a (linear above it)
 HMR_UNARY(SoftplusFn, x > T(a) ? x : math::log1p(math::exp(x)))
 #undef HMR_UNARY
+// fabs for floats: abs(-0.0) is +0.0, which "x < 0 ? -x : x" would miss.
+struct AbsFn : UnaryParams {
+  template <class T>
+  HMR_HOST_DEVICE T operator()(T x) const {
+    if constexpr (std::is_floating_point_v<T>)
+      return math::fabs(x);
+    else
+      return x < T(0) ? T(-x) : x;
+  }
+};
 
 // ---- predicates (return bool) ----------------------------------------------------------------
 #define HMR_PREDICATE(Name, expr)                                                   \
@@ -136,7 +146,8 @@ struct DivFn {
 struct PowFn {
   template <class T> HMR_HOST_DEVICE T operator()(T x, T y) const {
     if constexpr (std::is_integral_v<T>) {
-      if (y < T(0)) return x == T(1) ? T(1) : T(0);
+      // Negative powers truncate to 0 except for bases 1 and -1 (PyTorch's integer pow).
+      if (y < T(0)) return x == T(1) ? T(1) : (x == T(-1) ? ((y & T(1)) ? T(-1) : T(1)) : T(0));
       T r = 1;
       for (T e = y, b = x; e > T(0); e = T(e >> 1), b = T(b * b))
         if (e & T(1)) r = T(r * b);

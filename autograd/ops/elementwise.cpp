@@ -150,6 +150,9 @@ Tensor rdiv(const Tensor& a, const Scalar& b) {
 
 Tensor pow(const Tensor& a, const Scalar& exponent) {
   double e = exponent.to_double();
+  HMR_CHECK(!(is_integral(a.dtype(), true) && !exponent.is_floating() && e < 0), ValueError,
+            "pow: integers to negative integer powers are not allowed (", a.dtype(), " tensor, exponent ", e,
+            ")");
   DType t = exponent.is_floating() ? floating_of(result_type(a, exponent)) : result_type(a, exponent);
   Tensor y = e == 2.0 ? unary_forward(UnaryOp::Square, a, t)
                       : scalar_forward(BinaryOp::Pow, a, e, false, t);
@@ -163,7 +166,8 @@ Tensor pow(const Tensor& a, const Scalar& exponent) {
 }
 
 Tensor pow(const Scalar& base, const Tensor& exponent) {
-  DType t = floating_of(result_type(exponent, base));
+  // torch.pow(2, int tensor) stays integral; a float base promotes through result_type.
+  DType t = result_type(exponent, base);
   Tensor y = scalar_forward(BinaryOp::Pow, exponent, base.to_double(), true, t);
   SavedTensor sy(y, "pow result");
   double lb = std::log(base.to_double());
@@ -329,12 +333,18 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   HMR_CHECK(lo || hi, ValueError, "clamp: at least one of min and max must be given");
   UnaryOp op = lo && hi ? UnaryOp::Clamp : (lo ? UnaryOp::ClampMin : UnaryOp::ClampMax);
   kernels::UnaryParams p{lo ? *lo : *hi, hi ? *hi : 0.0};
-  return unary_op("clamp", op, x, kSame, kX, kNoY, [lo, hi](const Tensor& g, const Tensor& x, const Tensor&) {
-    Tensor keep;
-    if (lo) keep = ge(x, *lo);
-    if (hi) keep = keep.defined() ? logical_and(keep, le(x, *hi)) : le(x, *hi);
-    return where(keep, g, zeros_like(g));
-  }, p);
+  // A fractional bound lifts an integer tensor to the default float, as a float scalar would.
+  auto fractional = [](std::optional<double> v) { return v && *v != std::floor(*v); };
+  bool promote = !x.is_floating_point() && (fractional(lo) || fractional(hi));
+  return unary_op(
+      "clamp", op, x, promote, kX, kNoY,
+      [lo, hi](const Tensor& g, const Tensor& x, const Tensor&) {
+        Tensor keep;
+        if (lo) keep = ge(x, *lo);
+        if (hi) keep = keep.defined() ? logical_and(keep, le(x, *hi)) : le(x, *hi);
+        return where(keep, g, zeros_like(g));
+      },
+      p);
 }
 
 Tensor leaky_relu(const Tensor& x, double slope) {

@@ -52,7 +52,18 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions opts) {
   HMR_CHECK(steps >= 0, ValueError, "linspace: number of steps must be non-negative, found ", steps);
   Tensor t = Tensor::empty({steps}, opts.dtype, opts.device);
   double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
-  kernels::arange(t, start, step);
+  // As PyTorch: the first half counts up from start, the second half down from end, so both
+  // ends are exact. The second half is written through a reversed view of t.
+  int64_t half = steps / 2;
+  if (half == 0) {
+    kernels::arange(t, start, step);
+    return finish(t, opts);
+  }
+  kernels::arange(Tensor::make_view(t.storage(), {half}, {1}, 0, t.dtype()), start, step);
+  int64_t rest = steps - half;
+  Tensor tail = Tensor::empty({rest}, opts.dtype, opts.device);
+  kernels::arange(tail, end, -step);
+  kernels::copy(Tensor::make_view(t.storage(), {rest}, {-1}, steps - 1, t.dtype()), tail);
   return finish(t, opts);
 }
 

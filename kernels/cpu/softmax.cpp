@@ -3,6 +3,7 @@
 // together, row by row, so memory is read in order (the column layout of softmax over dim 0).
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cast.h"
@@ -40,12 +41,22 @@ void softmax_typed(const T* x, int64_t outer, int64_t n, int64_t inner, bool log
     T* yo = y + o * n * inner;
     for (int64_t r = 0; r < n; ++r)
       for (int64_t i = 0; i < w; ++i) m[i] = softmax_max(m[i], cast<A>(xo[r * inner + ib + i]));
+    // In full precision the sweep for the sum keeps exp(x - m) in y, so softmax's last sweep
+    // only scales it (one exp per element instead of two).
+    constexpr bool keep_exp = std::is_same_v<T, A>;
     for (int64_t r = 0; r < n; ++r)
-      for (int64_t i = 0; i < w; ++i) s[i] += math::exp(cast<A>(xo[r * inner + ib + i]) - m[i]);
+      for (int64_t i = 0; i < w; ++i) {
+        A e = math::exp(cast<A>(xo[r * inner + ib + i]) - m[i]);
+        s[i] += e;
+        if (keep_exp && !log) yo[r * inner + ib + i] = cast<T>(e);
+      }
     for (int64_t i = 0; i < w; ++i) s[i] = softmax_scale(s[i], log);
     for (int64_t r = 0; r < n; ++r)
-      for (int64_t i = 0; i < w; ++i)
-        yo[r * inner + ib + i] = cast<T>(softmax_output(cast<A>(xo[r * inner + ib + i]), m[i], s[i], log));
+      for (int64_t i = 0; i < w; ++i) {
+        T& out = yo[r * inner + ib + i];
+        out = keep_exp && !log ? cast<T>(cast<A>(out) * s[i])
+                               : cast<T>(softmax_output(cast<A>(xo[r * inner + ib + i]), m[i], s[i], log));
+      }
   });
 }
 

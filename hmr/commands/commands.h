@@ -1,0 +1,11 @@
+// The subcommands of `hmr`, one file each in hmr/commands/; cli.cpp lists them in this order.
+#pragma once
+
+#include "hmr/cli.h"
+
+namespace hmr::cli {
+
+Command info_command();
+Command demo_command();
+
+}  // namespace hmr::cli

@@ -8,9 +8,7 @@
 namespace hmr::kernels {
 
 #define HMR_NAME_ENTRY(Name, Fn, kind, out) #Name,
-#define HMR_BOOL_ENTRY(Name, Fn, kind, out) HMR_IS_BOOL_##out,
-#define HMR_IS_BOOL_Same false
-#define HMR_IS_BOOL_Bool true
+#define HMR_BOOL_ENTRY(Name, Fn, kind, out) HMR_IS_BOOL_OUT_##out,
 namespace {
 const char* const kUnaryNames[] = {HMR_UNARY_OPS(HMR_NAME_ENTRY)};
 const char* const kBinaryNames[] = {HMR_BINARY_OPS(HMR_NAME_ENTRY)};

@@ -249,6 +249,14 @@ HMR_COMPARE(LogicalXorFn, static_cast<bool>(x) != static_cast<bool>(y))
   X(LogicalOr, LogicalOrFn, All, Bool)                 \
   X(LogicalXor, LogicalXorFn, All, Bool)
 
+// How the X-macro expansions of both backends turn an op's kind into a dtype dispatch
+// (tensor/dispatch.h) and its out column into "returns bool".
+#define HMR_DISPATCH_KIND_Floating ::hmr::dispatch_floating
+#define HMR_DISPATCH_KIND_Numeric ::hmr::dispatch_numeric
+#define HMR_DISPATCH_KIND_All ::hmr::dispatch_all
+#define HMR_IS_BOOL_OUT_Same false
+#define HMR_IS_BOOL_OUT_Bool true
+
 #define HMR_ENUM_ENTRY(Name, Fn, kind, out) Name,
 enum class UnaryOp : uint8_t { HMR_UNARY_OPS(HMR_ENUM_ENTRY) };
 enum class BinaryOp : uint8_t { HMR_BINARY_OPS(HMR_ENUM_ENTRY) };

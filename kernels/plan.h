@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <vector>
 
 #include "tensor/tensor.h"
 
@@ -57,6 +58,19 @@ Plan<N> make_plan(const Shape& out_sizes, const Shape* const* strides, const cha
     for (int i = 0; i < N; ++i) p.contiguous = p.contiguous && p.strides[i][0] == 1;
   }
   return p;
+}
+
+// The plan of an elementwise op writing out from inputs ins (each broadcast to out's shape).
+template <int N>
+Plan<N> plan_of(const char* op, const Tensor& out, std::initializer_list<const Tensor*> ins) {
+  std::vector<Shape> strides;
+  strides.reserve(N);
+  strides.push_back(out.strides());
+  for (const Tensor* t : ins) strides.push_back(broadcast_strides(*t, out.sizes(), op));
+  HMR_INTERNAL_CHECK(static_cast<int>(strides.size()) == N, op);
+  const Shape* ptrs[N];
+  for (int i = 0; i < N; ++i) ptrs[i] = &strides[i];
+  return make_plan<N>(out.sizes(), ptrs, op);
 }
 
 }  // namespace hmr::kernels

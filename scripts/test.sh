@@ -7,6 +7,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Installs only what is missing (a no-op on a machine that has everything).
+bash "$root/scripts/install-deps.sh"
 jobs=${JOBS:-$(nproc)}
 args=(-G Ninja -DHMR_BENCH=OFF)
 if [[ "${1:-}" == "--sanitize" ]]; then

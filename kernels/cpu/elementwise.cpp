@@ -8,20 +8,6 @@ namespace hmr::kernels::cpu {
 
 namespace {
 
-template <int N>
-Plan<N> plan_of(const char* op, const Tensor& out, std::initializer_list<const Tensor*> ins) {
-  Shape strides[N];
-  const Shape* ptrs[N];
-  strides[0] = out.strides();
-  int k = 1;
-  for (const Tensor* t : ins) strides[k++] = broadcast_strides(*t, out.sizes(), op);
-  for (int i = 0; i < N; ++i) ptrs[i] = &strides[i];
-  return make_plan<N>(out.sizes(), ptrs, op);
-}
-
-#define HMR_DISPATCH_KIND_Floating dispatch_floating
-#define HMR_DISPATCH_KIND_Numeric dispatch_numeric
-#define HMR_DISPATCH_KIND_All dispatch_all
 
 }  // namespace
 
@@ -41,8 +27,6 @@ void unary(UnaryOp op, const Tensor& x, const Tensor& out, UnaryParams params) {
       for_each<O, T>(plan, base, [fn](T v) { return cast<O>(fn(cast<A>(v))); });        \
     });                                                                                  \
     return;
-#define HMR_IS_BOOL_OUT_Same false
-#define HMR_IS_BOOL_OUT_Bool true
     HMR_UNARY_OPS(HMR_CASE)
 #undef HMR_CASE
   }

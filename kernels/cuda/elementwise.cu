@@ -21,25 +21,8 @@ namespace hmr::kernels::cuda {
 
 namespace {
 
-template <int N>
-Plan<N> plan_of(const char* op, const Tensor& out, std::initializer_list<const Tensor*> ins) {
-  std::vector<Shape> strides;
-  strides.reserve(N);
-  strides.push_back(out.strides());
-  for (const Tensor* t : ins) strides.push_back(broadcast_strides(*t, out.sizes(), op));
-  HMR_INTERNAL_CHECK(static_cast<int>(strides.size()) == N, op);
-  const Shape* ptrs[N];
-  for (int i = 0; i < N; ++i) ptrs[i] = &strides[i];
-  return make_plan<N>(out.sizes(), ptrs, op);
-}
-
 char* bytes(const Tensor& t) { return static_cast<char*>(t.raw_data()); }
 
-#define HMR_DISPATCH_KIND_Floating dispatch_floating
-#define HMR_DISPATCH_KIND_Numeric dispatch_numeric
-#define HMR_DISPATCH_KIND_All dispatch_all
-#define HMR_IS_BOOL_OUT_Same false
-#define HMR_IS_BOOL_OUT_Bool true
 
 // ---- the per-element operations ------------------------------------------------------------
 // Math happens in acc_t<T> (float for the 16-bit floats), as on the CPU.

@@ -10,6 +10,8 @@
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
 
+#include "support.h"
+
 using namespace hmr;
 
 namespace {
@@ -20,16 +22,7 @@ Tensor leaf(std::initializer_list<double> v, DType dtype = DType::F64) {
   return tensor(v, dtype).requires_grad_();
 }
 
-template <class Fn>
-std::string error_message(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
+using hmr::testing::error_message;
 }  // namespace
 
 TEST(Engine, GradientsAccumulateOnLeavesAcrossTwoBackwardCalls) {

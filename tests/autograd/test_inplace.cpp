@@ -9,6 +9,8 @@
 #include "autograd/ops.h"
 #include "fixtures/autograd_fixtures.inc"
 
+#include "support.h"
+
 using namespace hmr;
 
 namespace {
@@ -18,16 +20,7 @@ using Values = std::vector<double>;
 Tensor values(std::initializer_list<double> v) { return tensor(v, DType::F64); }
 Tensor leaf(std::initializer_list<double> v) { return values(v).requires_grad_(); }
 
-template <class Fn>
-std::string error_message(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
+using hmr::testing::error_message;
 }  // namespace
 
 TEST(InPlace, ArithmeticValues) {

@@ -6,6 +6,8 @@
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
 
+#include "support.h"
+
 using namespace hmr;
 
 namespace {
@@ -21,15 +23,7 @@ void expect_gradcheck(const Tensor& x, std::function<Tensor(const Tensor&)> f) {
   EXPECT_TRUE(r.ok) << r.message;
 }
 
-template <class Fn>
-std::string error_message(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using hmr::testing::error_message;
 }  // namespace
 
 TEST(ViewGrad, Reshape) {

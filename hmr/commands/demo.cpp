@@ -191,7 +191,7 @@ Command demo_command() {
           "train a small MLP on a synthetic function (CPU or CUDA)",
           "Train a 1-H-H-1 tanh MLP on y = sin(3x) + 0.3x^2 (x uniform in [-2, 2]) with full-batch Adam,\n"
           "printing the loss as it falls. A quick check that kernels, autograd and the device work.",
-          {{"steps", "N", "training steps", "500"},
+          {{"steps", "N", "training steps", "300"},
            {"lr", "LR", "Adam learning rate", "0.01"},
            {"hidden", "H", "width of the two hidden layers", "64"},
            {"samples", "N", "training samples", "4096"},

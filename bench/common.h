@@ -7,8 +7,10 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -71,8 +73,13 @@ inline void init(int* argc, char** argv) {
 // main() for a benchmark program whose cases are registered by register_cases().
 #define HMR_BENCH_MAIN(register_cases)                                  \
   int main(int argc, char** argv) {                                     \
-    ::hmr::bench::init(&argc, argv);                                    \
-    register_cases();                                                   \
+    try {                                                               \
+      ::hmr::bench::init(&argc, argv);                                  \
+      register_cases();                                                 \
+    } catch (const std::exception& e) {                                 \
+      std::fprintf(stderr, "%s: %s\n", argv[0], e.what());              \
+      return 1;                                                         \
+    }                                                                   \
     ::benchmark::Initialize(&argc, argv);                               \
     if (::benchmark::ReportUnrecognizedArguments(argc, argv)) return 1; \
     ::benchmark::RunSpecifiedBenchmarks();                              \

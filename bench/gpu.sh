@@ -7,7 +7,9 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=$(cd "${BUILD_DIR:-$root/build-gpu}" && pwd)
+build=${BUILD_DIR:-$root/build-gpu}
+[[ -x "$build/bench/bench_gemm" ]] || { echo "gpu.sh: no benchmark programs in $build (see the header)" >&2; exit 1; }
+build=$(cd "$build" && pwd)
 logs=${OUT:-$(mktemp -d)}
 mkdir -p "$logs"
 python=${PYTHON:-python3}
@@ -21,7 +23,7 @@ export LD_LIBRARY_PATH="$build/bench/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 # ctest knows the build's absolute paths; where the build dir moved, run the test program itself.
 status=0
 if grep -q "CMAKE_CACHEFILE_DIR:INTERNAL=$build\$" "$build/CMakeCache.txt"; then
-  ctest --test-dir "$build" -L cuda --output-on-failure 2>&1 | tee "$logs/ctest.log" || status=1
+  ctest --test-dir "$build" -L cuda --no-tests=error --output-on-failure 2>&1 | tee "$logs/ctest.log" || status=1
 else
   "$build/tests/test_cuda" 2>&1 | tee "$logs/ctest.log" || status=1
 fi

@@ -248,3 +248,7 @@ DType result_type(const Tensor& a, const Tensor& b);
 DType result_type(const Tensor& a, const Scalar& b);
 
 }  // namespace hmr
+
+// Neural-network ops live in their own headers, one per family.
+#include "autograd/ops_conv.h"
+#include "autograd/ops_norm.h"

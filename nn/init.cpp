@@ -1,4 +1,4 @@
-// torch.nn.init's uniform initialisers. The draw goes straight to the random kernel: a
+// torch.nn.init's initialisers. The draw goes straight to the random kernel: a
 // parameter is a leaf that requires grad, and initialising it is not part of any graph.
 #include "nn/init.h"
 
@@ -59,5 +59,39 @@ Tensor& xavier_uniform_(Tensor& t, double gain, Generator* gen) {
   double bound = gain * std::sqrt(6.0 / static_cast<double>(fan_in + fan_out));
   return uniform_(t, -bound, bound, gen);
 }
+
+Tensor& normal_(Tensor& t, double mean, double std, Generator* gen) {
+  HMR_CHECK(t.is_floating_point(), DTypeError, "init.normal_: expected a floating tensor but found ",
+            t.dtype());
+  HMR_CHECK(std >= 0, ValueError, "init.normal_: expected std >= 0 but found ", std);
+  kernels::normal(t, mean, std, gen ? *gen : default_generator());
+  t.bump_version();
+  return t;
+}
+
+Tensor& kaiming_normal_(Tensor& t, double a, const std::string& mode, const std::string& nonlinearity,
+                        Generator* gen) {
+  HMR_CHECK(mode == "fan_in" || mode == "fan_out", ValueError,
+            "init.kaiming_normal_: mode must be 'fan_in' or 'fan_out' but found '", mode, "'");
+  auto [fan_in, fan_out] = fan_in_and_fan_out(t);
+  int64_t fan = mode == "fan_in" ? fan_in : fan_out;
+  HMR_CHECK(fan > 0, ShapeError, "init.kaiming_normal_: zero fan in a tensor of shape ", t.sizes());
+  return normal_(t, 0.0, calculate_gain(nonlinearity, a) / std::sqrt(static_cast<double>(fan)), gen);
+}
+
+Tensor& xavier_normal_(Tensor& t, double gain, Generator* gen) {
+  auto [fan_in, fan_out] = fan_in_and_fan_out(t);
+  HMR_CHECK(fan_in + fan_out > 0, ShapeError, "init.xavier_normal_: zero fans in a tensor of shape ",
+            t.sizes());
+  return normal_(t, 0.0, gain * std::sqrt(2.0 / static_cast<double>(fan_in + fan_out)), gen);
+}
+
+Tensor& constant_(Tensor& t, double value) {
+  kernels::fill(t, value);
+  t.bump_version();
+  return t;
+}
+Tensor& zeros_(Tensor& t) { return constant_(t, 0.0); }
+Tensor& ones_(Tensor& t) { return constant_(t, 1.0); }
 
 }  // namespace hmr::nn::init

@@ -30,4 +30,16 @@ Tensor& kaiming_uniform_(Tensor& t, double a = 0.0, const std::string& mode = "f
 // U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out)).
 Tensor& xavier_uniform_(Tensor& t, double gain = 1.0, Generator* gen = nullptr);
 
+// N(mean, std^2).
+Tensor& normal_(Tensor& t, double mean = 0.0, double std = 1.0, Generator* gen = nullptr);
+// N(0, s^2) with s = gain / sqrt(fan): torchvision's ResNet convolutions use
+// kaiming_normal_(w, mode="fan_out", nonlinearity="relu").
+Tensor& kaiming_normal_(Tensor& t, double a = 0.0, const std::string& mode = "fan_in",
+                        const std::string& nonlinearity = "leaky_relu", Generator* gen = nullptr);
+// N(0, s^2) with s = gain * sqrt(2 / (fan_in + fan_out)).
+Tensor& xavier_normal_(Tensor& t, double gain = 1.0, Generator* gen = nullptr);
+Tensor& constant_(Tensor& t, double value);
+Tensor& zeros_(Tensor& t);
+Tensor& ones_(Tensor& t);
+
 }  // namespace hmr::nn::init

@@ -131,3 +131,21 @@ TEST(NnInit, BadArgumentsThrowTypedErrors) {
   Tensor i = zeros({4, 4}, DType::I64);
   EXPECT_THROW(init::uniform_(i), DTypeError);
 }
+
+TEST(NnInit, NormalInitialisersHaveTorchsStd) {
+  // kaiming_normal_(mode=fan_out, relu) on (64, 32, 3, 3): std = sqrt(2) / sqrt(64 * 9).
+  Tensor w = empty({64, 32, 3, 3});
+  init::kaiming_normal_(w, 0.0, "fan_out", "relu");
+  Moments m = moments(w);
+  double s = std::sqrt(2.0) / std::sqrt(64.0 * 9.0);
+  EXPECT_NEAR(m.mean, 0.0, 0.03 * s);
+  EXPECT_NEAR(std::sqrt(m.var), s, 0.02 * s);
+  // xavier_normal_ on (200, 300): std = sqrt(2 / 500).
+  Tensor x = empty({200, 300});
+  init::xavier_normal_(x);
+  EXPECT_NEAR(std::sqrt(moments(x).var), std::sqrt(2.0 / 500.0), 0.02 * std::sqrt(2.0 / 500.0));
+  Tensor c = empty({3});
+  init::constant_(c, 2.5);
+  EXPECT_EQ(c.to_vector<float>(), (std::vector<float>{2.5f, 2.5f, 2.5f}));
+  EXPECT_THROW(init::normal_(c, 0.0, -1.0), ValueError);
+}

@@ -1,0 +1,210 @@
+// CPU normalization over contiguous (outer, C, inner) blocks, threaded over channels (batch
+// norm's C, or the rows of group/layer norm). Statistics: each contiguous run of at most kBlock
+// elements is summed twice while in cache (mean, then squared deviations) and the partial
+// (count, mean, m2) triples are merged with Chan's formula, which keeps Welford's accuracy
+// without a division per element.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/cast.h"
+#include "kernels/norm.h"
+#include "tensor/dispatch.h"
+#include "tensor/parallel.h"
+
+namespace hmr::kernels::cpu {
+
+namespace {
+
+constexpr int64_t kBlock = 4096;
+constexpr int64_t kGrainElements = 32768;
+
+struct Block3 {
+  int64_t outer, channels, inner;
+  explicit Block3(const Tensor& x) : outer(x.sizes()[0]), channels(x.sizes()[1]), inner(x.sizes()[2]) {}
+  int64_t run(int64_t o, int64_t c) const { return (o * channels + c) * inner; }
+  // Channels per parallel chunk so each chunk holds about kGrainElements elements.
+  int64_t grain() const { return std::max<int64_t>(1, kGrainElements / std::max<int64_t>(1, outer * inner)); }
+};
+
+template <class T> const T* in(const Tensor& t) { return t.defined() ? static_cast<const T*>(t.raw_data()) : nullptr; }
+template <class T> T* out(const Tensor& t) { return t.defined() ? static_cast<T*>(t.raw_data()) : nullptr; }
+
+template <class T, class A>
+void stats_typed(const Tensor& x, double eps, A* mean, A* invstd, A* var) {
+  Block3 b(x);
+  const T* px = in<T>(x);
+  parallel_for(0, b.channels, b.grain(), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      Welford<A> w;
+      for (int64_t o = 0; o < b.outer; ++o) {
+        const T* r = px + b.run(o, c);
+        for (int64_t i0 = 0; i0 < b.inner; i0 += kBlock) {
+          const int64_t n = std::min(kBlock, b.inner - i0);
+          A s = A(0);
+          for (int64_t i = 0; i < n; ++i) s += cast<A>(r[i0 + i]);
+          const A m = s / A(n);
+          A q = A(0);
+          for (int64_t i = 0; i < n; ++i) {
+            A d = cast<A>(r[i0 + i]) - m;
+            q += d * d;
+          }
+          w.merge(A(n), m, q);
+        }
+      }
+      const A v = w.variance();
+      mean[c] = w.mean;
+      invstd[c] = A(1) / std::sqrt(v + A(eps));
+      if (var) var[c] = v;
+    }
+  });
+}
+
+template <class T, class A>
+void apply_typed(const Tensor& x, const A* mean, const A* invstd, const T* w, const T* bias, AffineMap map,
+                 T* y) {
+  Block3 b(x);
+  const T* px = in<T>(x);
+  const bool per_channel = map.per_channel(b.channels, b.inner);
+  parallel_for(0, b.outer * b.channels, b.grain(), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t c = r % b.channels;
+      const T* xr = px + r * b.inner;
+      T* yr = y + r * b.inner;
+      if (per_channel) {
+        // y = x * scale + shift with the channel's constants folded once.
+        const A scale = invstd[c] * (w ? cast<A>(w[c]) : A(1));
+        const A shift = (bias ? cast<A>(bias[c]) : A(0)) - mean[c] * scale;
+        for (int64_t i = 0; i < b.inner; ++i) yr[i] = cast<T>(cast<A>(xr[i]) * scale + shift);
+        continue;
+      }
+      const int64_t p0 = affine_index(map, c, 0, b.inner);
+      for (int64_t i = 0; i < b.inner; ++i) {
+        const int64_t p = p0 + i / map.span;
+        A v = (cast<A>(xr[i]) - mean[c]) * invstd[c];
+        if (w) v *= cast<A>(w[p]);
+        if (bias) v += cast<A>(bias[p]);
+        yr[i] = cast<T>(v);
+      }
+    }
+  });
+}
+
+// grad_weight / grad_bias when a parameter is shared across channels (group and layer norm):
+// parallel over parameters, each chunk walking its channels' runs in memory order.
+template <class T, class A>
+void param_grads_typed(const Tensor& g, const Tensor& x, const A* mean, const A* invstd, AffineMap map, T* gw,
+                       T* gb) {
+  Block3 b(x);
+  const T* pg = in<T>(g);
+  const T* px = in<T>(x);
+  const int64_t per_group = b.inner / map.span;
+  const int64_t params = map.groups * per_group;
+  const int64_t grain = std::max<int64_t>(1, kGrainElements / std::max<int64_t>(1, b.outer * b.channels / map.groups * map.span));
+  parallel_for(0, params, grain, [&](int64_t pb, int64_t pe) {
+    for (int64_t p0 = pb; p0 < pe;) {
+      const int64_t group = p0 / per_group;
+      const int64_t p1 = std::min(pe, (group + 1) * per_group);
+      const int64_t i0 = (p0 - group * per_group) * map.span, i1 = (p1 - group * per_group) * map.span;
+      std::vector<A> sw(p1 - p0, A(0)), sb(p1 - p0, A(0));
+      for (int64_t c = group; c < b.channels; c += map.groups)
+        for (int64_t o = 0; o < b.outer; ++o) {
+          const int64_t base = b.run(o, c);
+          for (int64_t i = i0; i < i1; ++i) {
+            const A gv = cast<A>(pg[base + i]);
+            const int64_t k = (i - i0) / map.span;
+            sw[k] += gv * (cast<A>(px[base + i]) - mean[c]) * invstd[c];
+            sb[k] += gv;
+          }
+        }
+      for (int64_t k = 0; k < p1 - p0; ++k) {
+        if (gw) gw[p0 + k] = cast<T>(sw[k]);
+        if (gb) gb[p0 + k] = cast<T>(sb[k]);
+      }
+      p0 = p1;
+    }
+  });
+}
+
+template <class T, class A>
+void backward_typed(const Tensor& grad, const Tensor& x, const A* mean, const A* invstd, const T* w,
+                    AffineMap map, bool batch_stats, T* gx, T* gw, T* gb) {
+  Block3 b(x);
+  const T* pg = in<T>(grad);
+  const T* px = in<T>(x);
+  const bool per_channel = map.per_channel(b.channels, b.inner);
+  const A count = A(b.outer * b.inner);
+  const bool need_sums = (gx && batch_stats) || (per_channel && (gw || gb));
+  parallel_for(0, b.channels, b.grain(), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const A m = mean[c], is = invstd[c];
+      const int64_t p0 = affine_index(map, c, 0, b.inner);
+      // Per channel: sums of g and g * xhat, scaled by the channel's weight afterwards (batch
+      // norm); otherwise the weight varies inside the channel and goes into each term.
+      A sg = A(0), sgx = A(0);
+      if (need_sums)
+        for (int64_t o = 0; o < b.outer; ++o) {
+          const int64_t base = b.run(o, c);
+          for (int64_t i = 0; i < b.inner; ++i) {
+            A gv = cast<A>(pg[base + i]);
+            if (w && !per_channel) gv *= cast<A>(w[p0 + i / map.span]);
+            sg += gv;
+            sgx += gv * (cast<A>(px[base + i]) - m);
+          }
+        }
+      sgx *= is;
+      if (per_channel) {
+        if (gb) gb[c] = cast<T>(sg);
+        if (gw) gw[c] = cast<T>(sgx);
+        if (w) {
+          sg *= cast<A>(w[c]);
+          sgx *= cast<A>(w[c]);
+        }
+      }
+      if (!gx) continue;
+      const A mean_g = sg / count, mean_gx = sgx / count;
+      for (int64_t o = 0; o < b.outer; ++o) {
+        const int64_t base = b.run(o, c);
+        for (int64_t i = 0; i < b.inner; ++i) {
+          A gv = cast<A>(pg[base + i]);
+          if (w) gv *= cast<A>(w[per_channel ? c : p0 + i / map.span]);
+          const A xhat = (cast<A>(px[base + i]) - m) * is;
+          gx[base + i] = cast<T>(norm_grad_input(gv, xhat, is, mean_g, mean_gx, batch_stats));
+        }
+      }
+    }
+  });
+  if (!per_channel && (gw || gb)) param_grads_typed<T, A>(grad, x, mean, invstd, map, gw, gb);
+}
+
+}  // namespace
+
+void norm_stats(const Tensor& x, double eps, const Tensor& mean, const Tensor& invstd, const Tensor& var) {
+  dispatch_floating(x.dtype(), "norm_stats", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using A = acc_t<T>;
+    stats_typed<T, A>(x, eps, out<A>(mean), out<A>(invstd), out<A>(var));
+  });
+}
+
+void norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
+                const Tensor& bias, AffineMap map, const Tensor& y) {
+  dispatch_floating(x.dtype(), "norm_apply", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using A = acc_t<T>;
+    apply_typed<T, A>(x, in<A>(mean), in<A>(invstd), in<T>(weight), in<T>(bias), map, out<T>(y));
+  });
+}
+
+void norm_backward(const Tensor& grad, const Tensor& x, const Tensor& mean, const Tensor& invstd,
+                   const Tensor& weight, AffineMap map, bool batch_stats, const Tensor& grad_x,
+                   const Tensor& grad_weight, const Tensor& grad_bias) {
+  dispatch_floating(x.dtype(), "norm_backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using A = acc_t<T>;
+    backward_typed<T, A>(grad, x, in<A>(mean), in<A>(invstd), in<T>(weight), map, batch_stats, out<T>(grad_x),
+                         out<T>(grad_weight), out<T>(grad_bias));
+  });
+}
+
+}  // namespace hmr::kernels::cpu

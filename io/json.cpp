@@ -303,7 +303,8 @@ class Parser {
     if (integral) {
       int64_t v = 0;
       auto r = std::from_chars(b, e, v);
-      if (r.ec == std::errc() && r.ptr == e) return Json(v);
+      // "-0" stays a double so that -0.0 survives a write/parse round trip.
+      if (r.ec == std::errc() && r.ptr == e && !(v == 0 && *b == '-')) return Json(v);
     }
     double d = 0;
     auto r = std::from_chars(b, e, d);

@@ -284,7 +284,13 @@ std::string PickleValue::repr(size_t max_chars) const {
 
 // ---- PickleArena ---------------------------------------------------------------------------
 
-PickleArena::PickleArena(size_t max_nodes) : max_nodes_(max_nodes) {}
+PickleArena::PickleArena(size_t max_nodes, size_t max_bytes) : max_nodes_(max_nodes), max_bytes_(max_bytes) {}
+
+void PickleArena::charge(size_t n) {
+  HMR_CHECK(n <= max_bytes_ - bytes_, IOError, "pickle: values would take more than ", max_bytes_,
+            " bytes, out of proportion to the input");
+  bytes_ += n;
+}
 PickleArena::~PickleArena() = default;
 
 PickleNode* PickleArena::make(PickleKind k) {
@@ -314,11 +320,13 @@ PickleValue PickleArena::real(double d) {
   return HMR_ARENA_VALUE(n);
 }
 PickleValue PickleArena::str(std::string s) {
+  charge(s.size());
   PickleNode* n = make(PickleKind::Str);
   n->s = std::move(s);
   return HMR_ARENA_VALUE(n);
 }
 PickleValue PickleArena::bytes(std::string b) {
+  charge(b.size());
   PickleNode* n = make(PickleKind::Bytes);
   n->s = std::move(b);
   return HMR_ARENA_VALUE(n);
@@ -599,7 +607,8 @@ std::string dtype_code(const PickleValue& dtype, std::string* byteorder) {
 }
 
 // An array from its raw bytes (bytes, or a py2 str standing for them) in C or Fortran order.
-Tensor numpy_array(const Shape& shape, const PickleValue& dtype, bool fortran, const PickleValue& data) {
+Tensor numpy_array(PickleArena& arena, const Shape& shape, const PickleValue& dtype, bool fortran,
+                   const PickleValue& data) {
   std::string byteorder = "<";
   NumpyType t = numpy_type(dtype_code(dtype, &byteorder), byteorder);
   std::string raw;
@@ -615,6 +624,7 @@ Tensor numpy_array(const Shape& shape, const PickleValue& dtype, bool fortran, c
   int64_t numel = numel_within(shape, static_cast<int64_t>(raw.size()) + 1, "numpy array");
   HMR_CHECK(static_cast<int64_t>(raw.size()) == numel * t.size, IOError, "pickle: numpy array of shape ",
             shape, " and itemsize ", t.size, " needs ", numel * t.size, " bytes but has ", raw.size());
+  arena.charge(static_cast<size_t>(numel * itemsize(t.dtype)) + raw.size());
   Tensor flat = Tensor::empty({numel}, t.dtype);
   if (numel) convert_numpy_elements(t, reinterpret_cast<const uint8_t*>(raw.data()), numel, flat.raw_data());
   Shape strides = contiguous_strides(shape);
@@ -632,7 +642,7 @@ void build_ndarray(PickleArena& arena, const PickleValue& obj, const PickleValue
   size_t base = state.size() == 5 ? 1 : 0;
   Shape shape = int_tuple(state[base], "numpy array");
   bool fortran = state[base + 2].as_bool();
-  arena.replace(obj, arena.tensor(numpy_array(shape, state[base + 1], fortran, state[base + 3])));
+  arena.replace(obj, arena.tensor(numpy_array(arena, shape, state[base + 1], fortran, state[base + 3])));
 }
 
 // numpy.core.numeric._frombuffer(buffer, dtype, shape, order): protocol 5's spelling.
@@ -640,7 +650,7 @@ PickleValue numpy_frombuffer(PickleArena& arena, const std::vector<PickleValue>&
   HMR_CHECK(args.size() == 4, IOError, "pickle: numpy _frombuffer takes 4 arguments, got ", args.size());
   Shape shape = int_tuple(args[2], "numpy array");
   bool fortran = args[3].is(PickleKind::Str) && args[3].as_str() == "F";
-  return arena.tensor(numpy_array(shape, args[1], fortran, args[0]));
+  return arena.tensor(numpy_array(arena, shape, args[1], fortran, args[0]));
 }
 
 // numpy.core.multiarray.scalar(dtype, bytes) -> a Python number.
@@ -773,7 +783,7 @@ PickleGlobals PickleGlobals::standard() {
           HMR_CHECK(x.size() == 2 && x[0].is(PickleKind::Str) && x[1].is(PickleKind::Str) &&
                         (x[1].as_str() == "latin1" || x[1].as_str() == "latin-1"),
                     IOError, "pickle: _codecs.encode supports (str, 'latin1') only");
-          return a.bytes(latin1_encode(x[0].as_str()));
+          return a.bytes(latin1_encode(x[0].as_str()));  // charged by bytes()
         }));
   // copyreg._reconstructor(cls, base, state): protocol 0/1 spelling of cls.__new__(cls).
   // The VM handles it (it calls back into the allow-list for the class).
@@ -812,7 +822,7 @@ class Unpickler {
         size_(size),
         opt_(options),
         globals_(globals),
-        arena_(std::make_shared<PickleArena>(4 * size + 1024)) {}
+        arena_(std::make_shared<PickleArena>(4 * size + 1024, 16 * size + (size_t{1} << 24))) {}
 
   PickleValue run(size_t* consumed);
 

@@ -105,7 +105,9 @@ class PickleValue {
 // Owns the nodes of one tree and makes new ones; reconstructors build their results with it.
 class PickleArena : public std::enable_shared_from_this<PickleArena> {
  public:
-  explicit PickleArena(size_t max_nodes);
+  // max_nodes and max_bytes bound what one input may make: memo references let a short pickle
+  // ask for the same large array many times, so copies are budgeted, not just input bytes.
+  PickleArena(size_t max_nodes, size_t max_bytes);
   ~PickleArena();
   PickleValue none();
   PickleValue boolean(bool b);
@@ -130,11 +132,14 @@ class PickleArena : public std::enable_shared_from_this<PickleArena> {
   // Turns target into a copy of source in place, so every reference to target (memo, parents)
   // sees the reconstructed value (BUILD turning a numpy ndarray object into a Tensor).
   void replace(const PickleValue& target, const PickleValue& source);
+  // Counts n bytes of data made from the input against the budget (IOError beyond it).
+  void charge(size_t n);
 
  private:
   PickleNode* make(PickleKind k);
   std::vector<std::unique_ptr<PickleNode>> nodes_;
   size_t max_nodes_;
+  size_t max_bytes_, bytes_ = 0;
 };
 
 // Reconstructors for one allowed global. call: REDUCE / NEWOBJ / INST / OBJ with the argument

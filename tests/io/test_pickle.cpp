@@ -256,6 +256,34 @@ TEST(Pickle, HostileInputsFailCleanly) {
   EXPECT_NE(io_error([] { parse("\x80\x02K\x01K\x02R."); }).find("not a tuple"), std::string::npos);
 }
 
+TEST(Pickle, MemoReferencesCannotAmplifyMemory) {
+  // One 1 MiB buffer, then 2000 arrays built from it through memo references (~20 input
+  // bytes each): 2 GiB of arrays from 1 MiB of pickle. The copies are budgeted.
+  const uint32_t n = 1 << 20;
+  std::string p = "\x80\x04";
+  p += std::string("\x8c\x12") + "numpy.core.numeric" + "\x8c\x0b" + "_frombuffer" + "\x93\x94";  // memo 0
+  p += std::string("\x8c\x05") + "numpy" + "\x8c\x05" + "dtype" + "\x93\x8c\x02" + "u1" + "\x89\x88\x87R\x94";
+  p += "\x8e" + std::string(reinterpret_cast<const char*>(&n), 4) + std::string(4, '\0');  // BINBYTES8
+  p += std::string(n, 'z') + "\x94";                                                       // memo 2
+  p += "J" + std::string(reinterpret_cast<const char*>(&n), 4) + "\x85\x94";               // memo 3: (n,)
+  p += "\x8c\x01"
+       "C\x94";  // memo 4
+  p += "](";
+  const char kItem[] = "h\x00(h\x02h\x01h\x03h\x04tR";  // _frombuffer(buf, dtype, (n,), 'C')
+  const std::string item(kItem, sizeof(kItem) - 1);
+  for (int i = 0; i < 2000; ++i) p += item;
+  p += "e.";
+  std::string err = io_error([&] { parse(p); });
+  EXPECT_NE(err.find("out of proportion to the input"), std::string::npos) << err;
+  // The same with a few arrays is fine, and they are the buffer's bytes.
+  std::string few = p.substr(0, p.size() - 2000 * item.size() - 2);
+  for (int i = 0; i < 3; ++i) few += item;
+  PickleValue v = parse(few + "e.");
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[2].as_tensor().numel(), n);
+  EXPECT_EQ(v[2].as_tensor().to_vector<int64_t>()[n - 1], 'z');
+}
+
 TEST(Pickle, DeepButFlatEncodedNestingLoads) {
   // 3000 lists nested by APPEND (no MARKs): the tree is fine; rendering it stays bounded.
   PickleValue v = load("deep_lists.pkl");

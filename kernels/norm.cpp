@@ -17,7 +17,8 @@ Tensor dense(const Tensor& t) {
 }
 
 void check_block(const char* op, const Tensor& x) {
-  HMR_CHECK(x.dim() == 3, ShapeError, op, ": expected an (outer, C, inner) block but found shape ", x.sizes());
+  HMR_CHECK(x.dim() == 3, ShapeError, op, ": expected an (outer, C, inner) block but found shape ",
+            x.sizes());
   HMR_CHECK(is_floating(x.dtype()), DTypeError, op, ": expected a floating input but found ", x.dtype());
 }
 
@@ -35,20 +36,22 @@ void check_param(const char* op, const Tensor& x, const Tensor& p, AffineMap map
   if (!p.defined()) return;
   HMR_CHECK(p.numel() == param_count(x, map), ShapeError, op, ": ", what, " has ", p.numel(),
             " elements, expected ", param_count(x, map));
-  HMR_CHECK(p.dtype() == x.dtype(), DTypeError, op, ": ", what, " has dtype ", p.dtype(), ", expected ", x.dtype());
+  HMR_CHECK(p.dtype() == x.dtype(), DTypeError, op, ": ", what, " has dtype ", p.dtype(), ", expected ",
+            x.dtype());
 }
 
 void check_map(const char* op, const Tensor& x, AffineMap map) {
-  HMR_INTERNAL_CHECK(map.groups > 0 && map.span > 0 && x.sizes()[1] % map.groups == 0 &&
-                         x.sizes()[2] % map.span == 0,
-                     op, " groups=", map.groups, " span=", map.span, " x=", x.sizes());
+  HMR_INTERNAL_CHECK(
+      map.groups > 0 && map.span > 0 && x.sizes()[1] % map.groups == 0 && x.sizes()[2] % map.span == 0, op,
+      " groups=", map.groups, " span=", map.span, " x=", x.sizes());
 }
 
 // A contiguous stand-in for out (written back when out is strided); undefined stays undefined.
 struct Output {
   Tensor target, dense;
   explicit Output(const Tensor& t)
-      : target(t), dense(!t.defined() || t.is_contiguous() ? t : Tensor::empty(t.sizes(), t.dtype(), t.device())) {}
+      : target(t),
+        dense(!t.defined() || t.is_contiguous() ? t : Tensor::empty(t.sizes(), t.dtype(), t.device())) {}
   void finish() const {
     if (target.defined() && !dense.is_same(target)) copy(target, dense);
   }
@@ -80,8 +83,8 @@ void norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const
   check_stats(op, x, invstd, "invstd");
   check_param(op, x, weight, map, "weight");
   check_param(op, x, bias, map, "bias");
-  HMR_CHECK(out.sizes() == x.sizes() && out.dtype() == x.dtype(), ShapeError, op, ": output ", out.sizes(), " ",
-            out.dtype(), " does not match input ", x.sizes(), " ", x.dtype());
+  HMR_CHECK(out.sizes() == x.sizes() && out.dtype() == x.dtype(), ShapeError, op, ": output ", out.sizes(),
+            " ", out.dtype(), " does not match input ", x.sizes(), " ", x.dtype());
   if (x.numel() == 0) return;
   Tensor xd = dense(x), wd = dense(weight), bd = dense(bias);
   Output o(out);
@@ -96,8 +99,8 @@ void norm_backward(const Tensor& grad, const Tensor& x, const Tensor& mean, cons
   check_block(op, x);
   check_same_device(op, x, {&grad, &mean, &invstd});
   check_map(op, x, map);
-  HMR_CHECK(grad.sizes() == x.sizes() && grad.dtype() == x.dtype(), ShapeError, op, ": gradient ", grad.sizes(),
-            " ", grad.dtype(), " does not match input ", x.sizes(), " ", x.dtype());
+  HMR_CHECK(grad.sizes() == x.sizes() && grad.dtype() == x.dtype(), ShapeError, op, ": gradient ",
+            grad.sizes(), " ", grad.dtype(), " does not match input ", x.sizes(), " ", x.dtype());
   check_stats(op, x, mean, "mean");
   check_stats(op, x, invstd, "invstd");
   check_param(op, x, weight, map, "weight");
@@ -108,7 +111,8 @@ void norm_backward(const Tensor& grad, const Tensor& x, const Tensor& mean, cons
               grad_x.sizes(), " does not match input ", x.sizes());
   Tensor gd = dense(grad), xd = dense(x), wd = dense(weight);
   Output gx(grad_x), gw(grad_weight), gb(grad_bias);
-  HMR_DISPATCH_DEVICE(x, norm_backward(gd, xd, mean, invstd, wd, map, batch_stats, gx.dense, gw.dense, gb.dense));
+  HMR_DISPATCH_DEVICE(
+      x, norm_backward(gd, xd, mean, invstd, wd, map, batch_stats, gx.dense, gw.dense, gb.dense));
   gx.finish();
   gw.finish();
   gb.finish();

@@ -83,14 +83,18 @@ HMR_HOST_DEVICE A norm_grad_input(A gw, A xhat, A invstd, A mean_gw, A mean_gw_x
 // Backends: x, grad, out, grad_x are contiguous (outer, C, inner) of one floating dtype; mean,
 // invstd, var are contiguous (C) of norm_stats_dtype; weight, bias, grad_weight, grad_bias are
 // contiguous vectors of x's dtype, or undefined.
-#define HMR_NORM_BACKEND                                                                            \
+#define HMR_NORM_BACKEND                                                                                     \
   void norm_stats(const Tensor& x, double eps, const Tensor& mean, const Tensor& invstd, const Tensor& var); \
-  void norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,        \
-                  const Tensor& bias, AffineMap map, const Tensor& out);                                 \
-  void norm_backward(const Tensor& grad, const Tensor& x, const Tensor& mean, const Tensor& invstd,       \
-                     const Tensor& weight, AffineMap map, bool batch_stats, const Tensor& grad_x,        \
+  void norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,           \
+                  const Tensor& bias, AffineMap map, const Tensor& out);                                     \
+  void norm_backward(const Tensor& grad, const Tensor& x, const Tensor& mean, const Tensor& invstd,          \
+                     const Tensor& weight, AffineMap map, bool batch_stats, const Tensor& grad_x,            \
                      const Tensor& grad_weight, const Tensor& grad_bias);
-namespace cpu { HMR_NORM_BACKEND }
-namespace cuda { HMR_NORM_BACKEND }
+namespace cpu {
+HMR_NORM_BACKEND
+}
+namespace cuda {
+HMR_NORM_BACKEND
+}
 
 }  // namespace hmr::kernels

@@ -2,13 +2,14 @@
 // norms share one pair of fused kernels (kernels/norm.h): each op only says how its input is
 // seen as an (outer, C, inner) block and where an element finds its weight; the statistics
 // (mean, 1/std) are saved for the closed-form backward instead of being recomputed.
+#include "kernels/norm.h"
+
 #include <algorithm>
 
 #include "autograd/function.h"
 #include "autograd/ops.h"
 #include "kernels/elementwise.h"
 #include "kernels/indexing.h"
-#include "kernels/norm.h"
 
 namespace hmr {
 
@@ -33,11 +34,11 @@ void check_floating_input(const char* op, const Tensor& x) {
 // weight, bias or a running statistic: undefined, or shaped `expected`, floating, on x's device.
 void check_param(const char* op, const Tensor& x, const Tensor& p, const Shape& expected, const char* what) {
   if (!p.defined()) return;
-  HMR_CHECK(p.sizes() == expected, ShapeError, op, ": ", what, " has shape ", p.sizes(), ", expected ", expected,
-            " for an input of shape ", x.sizes());
+  HMR_CHECK(p.sizes() == expected, ShapeError, op, ": ", what, " has shape ", p.sizes(), ", expected ",
+            expected, " for an input of shape ", x.sizes());
   HMR_CHECK(p.is_floating_point(), DTypeError, op, ": ", what, " must be floating but has dtype ", p.dtype());
-  HMR_CHECK(p.device() == x.device(), DeviceError, op, ": ", what, " is on ", p.device(), " but the input is on ",
-            x.device());
+  HMR_CHECK(p.device() == x.device(), DeviceError, op, ": ", what, " is on ", p.device(),
+            " but the input is on ", x.device());
 }
 
 Tensor as_dtype(const Tensor& p, DType dtype) { return p.defined() && p.dtype() != dtype ? p.to(dtype) : p; }
@@ -50,8 +51,9 @@ int64_t trailing_numel(const Tensor& x, int64_t from) {
 
 // y = normalise(x) * weight + bias over `block`, with the given statistics, and its backward.
 // batch_stats says whether mean/invstd came from x (so the gradient flows through them).
-Tensor normalize(const char* name, const Tensor& x, const Shape& block, const Tensor& weight, const Tensor& bias,
-                 AffineMap map, const Tensor& mean, const Tensor& invstd, bool batch_stats) {
+Tensor normalize(const char* name, const Tensor& x, const Shape& block, const Tensor& weight,
+                 const Tensor& bias, AffineMap map, const Tensor& mean, const Tensor& invstd,
+                 bool batch_stats) {
   Tensor w = as_dtype(weight, x.dtype()), b = as_dtype(bias, x.dtype());
   Tensor y = Tensor::empty(x.sizes(), x.dtype(), x.device());
   kernels::norm_apply(as_block(x, block), mean, invstd, w, b, map, as_block(y, block));
@@ -79,7 +81,8 @@ Tensor empty_result(const Tensor& x) { return mul(x, 0.0); }
 Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum, double eps) {
   const char* op = "batch_norm";
-  HMR_CHECK(x.dim() >= 2, ShapeError, op, ": expected an input of shape (N, C, ...) but found shape ", x.sizes());
+  HMR_CHECK(x.dim() >= 2, ShapeError, op, ": expected an input of shape (N, C, ...) but found shape ",
+            x.sizes());
   check_floating_input(op, x);
   const int64_t N = x.sizes()[0], C = x.sizes()[1], L = trailing_numel(x, 2);
   check_param(op, x, weight, {C}, "weight");
@@ -117,7 +120,8 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, cons
 
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps) {
   const char* op = "group_norm";
-  HMR_CHECK(x.dim() >= 2, ShapeError, op, ": expected an input of shape (N, C, ...) but found shape ", x.sizes());
+  HMR_CHECK(x.dim() >= 2, ShapeError, op, ": expected an input of shape (N, C, ...) but found shape ",
+            x.sizes());
   check_floating_input(op, x);
   const int64_t N = x.sizes()[0], C = x.sizes()[1], L = trailing_numel(x, 2);
   HMR_CHECK(groups > 0 && C % groups == 0, ShapeError, op, ": expected the number of channels ", C,
@@ -128,7 +132,8 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const T
 
   const Shape block{1, N * groups, C / groups * L};
   const DType sd = kernels::norm_stats_dtype(x.dtype());
-  Tensor mean = Tensor::empty({N * groups}, sd, x.device()), invstd = Tensor::empty({N * groups}, sd, x.device());
+  Tensor mean = Tensor::empty({N * groups}, sd, x.device()),
+         invstd = Tensor::empty({N * groups}, sd, x.device());
   kernels::norm_stats(as_block(x, block), eps, mean, invstd, Tensor());
   return normalize(op, x, block, weight, bias, AffineMap{groups, L}, mean, invstd, true);
 }
@@ -174,8 +179,8 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
 
 Tensor embedding(const Tensor& weight, const Tensor& indices, std::optional<int64_t> padding_idx) {
   const char* op = "embedding";
-  HMR_CHECK(weight.dim() == 2, ShapeError, op, ": expected a 2-D weight (num_embeddings, embedding_dim) but found shape ",
-            weight.sizes());
+  HMR_CHECK(weight.dim() == 2, ShapeError, op,
+            ": expected a 2-D weight (num_embeddings, embedding_dim) but found shape ", weight.sizes());
   HMR_CHECK(indices.dtype() == DType::I64 || indices.dtype() == DType::I32, DTypeError, op,
             ": expected int64 or int32 indices but found ", indices.dtype());
   const int64_t V = weight.sizes()[0], D = weight.sizes()[1];
@@ -191,7 +196,8 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, std::optional<int6
   kernels::gather(op, weight, 0, kernels::broadcast_index(flat, rows, 0), y);
   Shape out_shape = indices.sizes();
   out_shape.push_back(D);
-  Tensor out = Tensor::make_view(y.storage(), out_shape, contiguous_strides(out_shape), y.offset(), y.dtype());
+  Tensor out =
+      Tensor::make_view(y.storage(), out_shape, contiguous_strides(out_shape), y.offset(), y.dtype());
   SavedTensor si(flat, "embedding indices");
   return record(op, {weight}, out, [si, pad, V, D](const Tensor& g) {
     Tensor idx = si.unpack();

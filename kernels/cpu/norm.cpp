@@ -3,12 +3,13 @@
 // elements is summed twice while in cache (mean, then squared deviations) and the partial
 // (count, mean, m2) triples are merged with Chan's formula, which keeps Welford's accuracy
 // without a division per element.
+#include "kernels/norm.h"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "kernels/cast.h"
-#include "kernels/norm.h"
 #include "tensor/dispatch.h"
 #include "tensor/parallel.h"
 
@@ -27,8 +28,14 @@ struct Block3 {
   int64_t grain() const { return std::max<int64_t>(1, kGrainElements / std::max<int64_t>(1, outer * inner)); }
 };
 
-template <class T> const T* in(const Tensor& t) { return t.defined() ? static_cast<const T*>(t.raw_data()) : nullptr; }
-template <class T> T* out(const Tensor& t) { return t.defined() ? static_cast<T*>(t.raw_data()) : nullptr; }
+template <class T>
+const T* in(const Tensor& t) {
+  return t.defined() ? static_cast<const T*>(t.raw_data()) : nullptr;
+}
+template <class T>
+T* out(const Tensor& t) {
+  return t.defined() ? static_cast<T*>(t.raw_data()) : nullptr;
+}
 
 template <class T, class A>
 void stats_typed(const Tensor& x, double eps, A* mean, A* invstd, A* var) {
@@ -100,7 +107,8 @@ void param_grads_typed(const Tensor& g, const Tensor& x, const A* mean, const A*
   const T* px = in<T>(x);
   const int64_t per_group = b.inner / map.span;
   const int64_t params = map.groups * per_group;
-  const int64_t grain = std::max<int64_t>(1, kGrainElements / std::max<int64_t>(1, b.outer * b.channels / map.groups * map.span));
+  const int64_t grain = std::max<int64_t>(
+      1, kGrainElements / std::max<int64_t>(1, b.outer * b.channels / map.groups * map.span));
   parallel_for(0, params, grain, [&](int64_t pb, int64_t pe) {
     for (int64_t p0 = pb; p0 < pe;) {
       const int64_t group = p0 / per_group;

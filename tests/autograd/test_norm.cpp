@@ -38,7 +38,8 @@ void expect_grad(const GradcheckFn& f, std::vector<Tensor> inputs) {
 }
 
 // The op a fixture case names, applied to x with the case's parameters.
-Tensor run_case(const norm_fixture::Case& c, const Tensor& x, const Tensor& w, const Tensor& b, Tensor rm, Tensor rv) {
+Tensor run_case(const norm_fixture::Case& c, const Tensor& x, const Tensor& w, const Tensor& b, Tensor rm,
+                Tensor rv) {
   std::string name = c.name;
   if (name.rfind("BatchNorm", 0) == 0) return batch_norm(x, rm, rv, w, b, c.training);
   if (name.rfind("GroupNorm", 0) == 0) return group_norm(x, 4, w, b);
@@ -50,8 +51,8 @@ void check_fixture(const norm_fixture::Case& c, DType dtype, double tol) {
   SCOPED_TRACE(std::string(c.name) + " " + dtype_name(dtype));
   const Shape shape(c.shape.begin(), c.shape.end());
   const Shape pshape = std::string(c.name).rfind("LayerNorm last 2", 0) == 0 ? Shape{3, 6}
-                       : std::string(c.name).rfind("LayerNorm", 0) == 0    ? Shape{6}
-                                                                           : Shape{shape[1]};
+                       : std::string(c.name).rfind("LayerNorm", 0) == 0      ? Shape{6}
+                                                                             : Shape{shape[1]};
   Tensor x = f64(c.x, shape).to(dtype).requires_grad_();
   Tensor w = f64(c.weight, pshape).to(dtype).requires_grad_();
   Tensor b = f64(c.bias, pshape).to(dtype).requires_grad_();
@@ -90,12 +91,13 @@ TEST(BatchNorm, RunningStatsFollowTorchsUpdateWithUnbiasedVariance) {
   Tensor rm = f64({0, 1}, {2}), rv = f64({1, 2}, {2});
   Tensor y = batch_norm(x, rm, rv, Tensor(), Tensor(), true, 0.1, 1e-5);
   expect_near(rm.to_vector<double>(), {0.9 * 0 + 0.1 * 2.5, 0.9 * 1 + 0.1 * 5}, 1e-14, "running_mean");
-  expect_near(rv.to_vector<double>(), {0.9 * 1 + 0.1 * 5.0 / 3, 0.9 * 2 + 0.1 * 20.0 / 3}, 1e-14, "running_var");
+  expect_near(rv.to_vector<double>(), {0.9 * 1 + 0.1 * 5.0 / 3, 0.9 * 2 + 0.1 * 20.0 / 3}, 1e-14,
+              "running_var");
   // Normalised with the biased variance.
-  expect_near(y.to_vector<double>(), {-1.5 / std::sqrt(1.25 + 1e-5), -3 / std::sqrt(5 + 1e-5),
-                                      -0.5 / std::sqrt(1.25 + 1e-5), -1 / std::sqrt(5 + 1e-5),
-                                      0.5 / std::sqrt(1.25 + 1e-5), 1 / std::sqrt(5 + 1e-5),
-                                      1.5 / std::sqrt(1.25 + 1e-5), 3 / std::sqrt(5 + 1e-5)},
+  expect_near(y.to_vector<double>(),
+              {-1.5 / std::sqrt(1.25 + 1e-5), -3 / std::sqrt(5 + 1e-5), -0.5 / std::sqrt(1.25 + 1e-5),
+               -1 / std::sqrt(5 + 1e-5), 0.5 / std::sqrt(1.25 + 1e-5), 1 / std::sqrt(5 + 1e-5),
+               1.5 / std::sqrt(1.25 + 1e-5), 3 / std::sqrt(5 + 1e-5)},
               1e-12, "out");
 }
 
@@ -104,15 +106,20 @@ TEST(BatchNorm, EvalUsesRunningStatsAndLeavesThemAlone) {
   Tensor rm = f64({1, -1}, {2}), rv = f64({4, 0.25}, {2});
   Tensor w = f64({2, 3}, {2}), b = f64({0.5, -0.5}, {2});
   Tensor y = batch_norm(x, rm, rv, w, b, false, 0.1, 0.0);
-  expect_near(y.to_vector<double>(), {0.5, 3 * 3 / 0.5 - 0.5, 2 * 2 / 2.0 + 0.5, 3 * 5 / 0.5 - 0.5}, 1e-14, "out");
+  expect_near(y.to_vector<double>(), {0.5, 3 * 3 / 0.5 - 0.5, 2 * 2 / 2.0 + 0.5, 3 * 5 / 0.5 - 0.5}, 1e-14,
+              "out");
   expect_near(rm.to_vector<double>(), {1, -1}, 0, "running_mean");
   expect_near(rv.to_vector<double>(), {4, 0.25}, 0, "running_var");
 }
 
 TEST(BatchNorm, GradcheckTraining) {
-  auto f2 = [](const std::vector<Tensor>& in) { return batch_norm(in[0], Tensor(), Tensor(), in[1], in[2], true); };
+  auto f2 = [](const std::vector<Tensor>& in) {
+    return batch_norm(in[0], Tensor(), Tensor(), in[1], in[2], true);
+  };
   expect_grad(f2, {randn64({5, 3}, 1), randn64({3}, 2), randn64({3}, 3)});
-  auto f4 = [](const std::vector<Tensor>& in) { return batch_norm(in[0], Tensor(), Tensor(), in[1], in[2], true); };
+  auto f4 = [](const std::vector<Tensor>& in) {
+    return batch_norm(in[0], Tensor(), Tensor(), in[1], in[2], true);
+  };
   expect_grad(f4, {randn64({2, 3, 2, 3}, 4), randn64({3}, 5), randn64({3}, 6)});
   // A strided input (channels last in memory) and no affine parameters.
   auto fs = [](const std::vector<Tensor>& in) {
@@ -149,7 +156,8 @@ TEST(BatchNorm, LongChannelsMatchATwoPassReference) {
 
 TEST(BatchNorm, BadShapesNameTheOp) {
   Tensor x = randn64({4, 3}, 13);
-  std::string msg = hmr::testing::error_message([&] { batch_norm(x, Tensor(), Tensor(), randn64({4}, 1), Tensor(), true); });
+  std::string msg = hmr::testing::error_message(
+      [&] { batch_norm(x, Tensor(), Tensor(), randn64({4}, 1), Tensor(), true); });
   EXPECT_NE(msg.find("batch_norm"), std::string::npos) << msg;
   EXPECT_NE(msg.find("[4]"), std::string::npos) << msg;
   EXPECT_NE(msg.find("[3]"), std::string::npos) << msg;
@@ -157,7 +165,8 @@ TEST(BatchNorm, BadShapesNameTheOp) {
   EXPECT_THROW(batch_norm(randn64({4}, 1), Tensor(), Tensor(), Tensor(), Tensor(), true), ShapeError);
   EXPECT_THROW(batch_norm(randn64({1, 3}, 1), Tensor(), Tensor(), Tensor(), Tensor(), true), ValueError);
   EXPECT_THROW(batch_norm(x, Tensor(), Tensor(), Tensor(), Tensor(), false), ValueError);
-  EXPECT_THROW(batch_norm(zeros({4, 3}, DType::I64), Tensor(), Tensor(), Tensor(), Tensor(), true), DTypeError);
+  EXPECT_THROW(batch_norm(zeros({4, 3}, DType::I64), Tensor(), Tensor(), Tensor(), Tensor(), true),
+               DTypeError);
 }
 
 // ---- group and layer norm ------------------------------------------------------------------------
@@ -170,7 +179,9 @@ TEST(GroupNorm, Gradcheck) {
 }
 
 TEST(GroupNorm, GroupsMustDivideChannels) {
-  std::string msg = hmr::testing::error_message([] { group_norm(randn64({2, 6, 3}, 1), 4, Tensor(), Tensor()); });
+  std::string msg = hmr::testing::error_message([] {
+    group_norm(randn64({2, 6, 3}, 1), 4, Tensor(), Tensor());
+  });
   EXPECT_NE(msg.find("group_norm"), std::string::npos) << msg;
   EXPECT_NE(msg.find("divisible"), std::string::npos) << msg;
   EXPECT_THROW(group_norm(randn64({2, 6, 3}, 1), 4, Tensor(), Tensor()), ShapeError);
@@ -180,7 +191,9 @@ TEST(GroupNorm, GroupsMustDivideChannels) {
 TEST(LayerNorm, Gradcheck) {
   auto f = [](const std::vector<Tensor>& in) { return layer_norm(in[0], {3, 4}, in[1], in[2]); };
   expect_grad(f, {randn64({2, 3, 4}, 18), randn64({3, 4}, 19), randn64({3, 4}, 20)});
-  auto g = [](const std::vector<Tensor>& in) { return layer_norm(transpose(in[0], 0, 1), {2}, in[1], Tensor()); };
+  auto g = [](const std::vector<Tensor>& in) {
+    return layer_norm(transpose(in[0], 0, 1), {2}, in[1], Tensor());
+  };
   expect_grad(g, {randn64({2, 5}, 21), randn64({2}, 22)});
 }
 
@@ -199,7 +212,9 @@ TEST(LayerNorm, LongRowsMatchATwoPassReference) {
 }
 
 TEST(LayerNorm, ShapeMismatchNamesTheOp) {
-  std::string msg = hmr::testing::error_message([] { layer_norm(randn64({2, 3, 4}, 1), {3}, Tensor(), Tensor()); });
+  std::string msg = hmr::testing::error_message([] {
+    layer_norm(randn64({2, 3, 4}, 1), {3}, Tensor(), Tensor());
+  });
   EXPECT_NE(msg.find("layer_norm"), std::string::npos) << msg;
   EXPECT_NE(msg.find("[2, 3, 4]"), std::string::npos) << msg;
   EXPECT_THROW(layer_norm(randn64({2, 3, 4}, 1), {3}, Tensor(), Tensor()), ShapeError);
@@ -285,7 +300,9 @@ TEST(Embedding, Gradcheck) {
 
 TEST(Embedding, BadIndicesNameTheOp) {
   Tensor w = randn64({4, 3}, 1);
-  std::string msg = hmr::testing::error_message([&] { embedding(w, tensor({1, 4}, {2}, DType::I64), std::nullopt); });
+  std::string msg = hmr::testing::error_message([&] {
+    embedding(w, tensor({1, 4}, {2}, DType::I64), std::nullopt);
+  });
   EXPECT_NE(msg.find("embedding"), std::string::npos) << msg;
   EXPECT_NE(msg.find("4"), std::string::npos) << msg;
   EXPECT_THROW(embedding(w, tensor({-1}, {1}, DType::I64), std::nullopt), IndexError);

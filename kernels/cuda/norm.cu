@@ -1,0 +1,253 @@
+// CUDA normalization over contiguous (outer, C, inner) blocks. Statistics: one block per
+// channel (batch norm's C, group/layer norm's rows); each thread runs Welford over a strided
+// share of the channel, then warps merge their (count, mean, m2) with shuffles (Chan's formula)
+// and warp leaders merge through shared memory. Backward: a block per channel sums g and
+// g * xhat the same way, then an elementwise pass writes grad_x; parameters shared across
+// channels (group/layer norm) get a block each. 16-bit inputs keep f32 statistics.
+#include <cuda_runtime.h>
+
+#include "kernels/cast.h"
+#include "kernels/cuda/loops.cuh"
+#include "kernels/norm.h"
+#include "tensor/dispatch.h"
+
+namespace hmr::kernels::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kWarps = kThreads / 32;
+
+template <class A>
+__device__ void warp_merge(Welford<A>& w) {
+  for (int d = 16; d > 0; d >>= 1) {
+    A n = __shfl_xor_sync(0xffffffffu, w.count, d);
+    A m = __shfl_xor_sync(0xffffffffu, w.mean, d);
+    A q = __shfl_xor_sync(0xffffffffu, w.m2, d);
+    w.merge(n, m, q);
+  }
+}
+
+// The block's combined Welford state, valid in thread 0.
+template <class A>
+__device__ Welford<A> block_merge(Welford<A> w) {
+  __shared__ A part[3][kWarps];
+  warp_merge(w);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  if (lane == 0) {
+    part[0][warp] = w.count;
+    part[1][warp] = w.mean;
+    part[2][warp] = w.m2;
+  }
+  __syncthreads();
+  Welford<A> total;
+  if (threadIdx.x == 0)
+    for (int k = 0; k < kWarps; ++k) total.merge(part[0][k], part[1][k], part[2][k]);
+  return total;
+}
+
+// Sums of two values over the block, valid in thread 0.
+template <class A>
+__device__ void block_sum2(A& a, A& b) {
+  __shared__ A part[2][kWarps];
+  for (int d = 16; d > 0; d >>= 1) {
+    a += __shfl_xor_sync(0xffffffffu, a, d);
+    b += __shfl_xor_sync(0xffffffffu, b, d);
+  }
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  if (lane == 0) {
+    part[0][warp] = a;
+    part[1][warp] = b;
+  }
+  __syncthreads();
+  if (threadIdx.x != 0) return;
+  a = part[0][0];
+  b = part[1][0];
+  for (int k = 1; k < kWarps; ++k) {
+    a += part[0][k];
+    b += part[1][k];
+  }
+}
+
+struct Geometry {
+  int64_t outer, channels, inner;
+  // Offset of the k-th element (k in [0, outer * inner)) of channel c.
+  __device__ int64_t offset(int64_t c, int64_t k) const {
+    const int64_t o = k / inner;
+    return (o * channels + c) * inner + (k - o * inner);
+  }
+};
+
+Geometry geometry_of(const Tensor& x) { return {x.sizes()[0], x.sizes()[1], x.sizes()[2]}; }
+
+template <class T, class A>
+__global__ void __launch_bounds__(kThreads)
+    stats_kernel(const T* x, Geometry g, A eps, A* mean, A* invstd, A* var) {
+  const int64_t c = blockIdx.x;
+  Welford<A> w;
+  for (int64_t k = threadIdx.x; k < g.outer * g.inner; k += kThreads) w.add(cast<A>(x[g.offset(c, k)]));
+  w = block_merge(w);
+  if (threadIdx.x != 0) return;
+  const A v = w.variance();
+  mean[c] = w.mean;
+  invstd[c] = A(1) / math::sqrt(v + eps);
+  if (var) var[c] = v;
+}
+
+template <class T, class A>
+__global__ void __launch_bounds__(kThreads)
+    apply_kernel(const T* x, Geometry g, const A* mean, const A* invstd, const T* w, const T* b,
+                 AffineMap map, int64_t n, T* y) {
+  const int64_t step = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += step) {
+    const int64_t r = e / g.inner, c = r % g.channels, i = e - r * g.inner;
+    const int64_t p = affine_index(map, c, i, g.inner);
+    A v = (cast<A>(x[e]) - mean[c]) * invstd[c];
+    if (w) v *= cast<A>(w[p]);
+    if (b) v += cast<A>(b[p]);
+    y[e] = cast<T>(v);
+  }
+}
+
+// Per channel: sums[2c] = sum(g * w), sums[2c + 1] = sum(g * w * xhat), with the weight folded in
+// after the sum when it is per channel (then grad_weight/grad_bias are those raw sums).
+template <class T, class A>
+__global__ void __launch_bounds__(kThreads)
+    channel_sums_kernel(const T* grad, const T* x, Geometry g, const A* mean, const A* invstd, const T* w,
+                        AffineMap map, bool per_channel, A* sums, T* gw, T* gb) {
+  const int64_t c = blockIdx.x;
+  const A m = mean[c], is = invstd[c];
+  A sg = A(0), sgx = A(0);
+  for (int64_t k = threadIdx.x; k < g.outer * g.inner; k += kThreads) {
+    const int64_t off = g.offset(c, k);
+    A gv = cast<A>(grad[off]);
+    if (w && !per_channel) gv *= cast<A>(w[affine_index(map, c, off % g.inner, g.inner)]);
+    sg += gv;
+    sgx += gv * (cast<A>(x[off]) - m);
+  }
+  block_sum2(sg, sgx);
+  if (threadIdx.x != 0) return;
+  sgx *= is;
+  if (per_channel) {
+    if (gb) gb[c] = cast<T>(sg);
+    if (gw) gw[c] = cast<T>(sgx);
+    if (w) {
+      sg *= cast<A>(w[c]);
+      sgx *= cast<A>(w[c]);
+    }
+  }
+  sums[2 * c] = sg;
+  sums[2 * c + 1] = sgx;
+}
+
+template <class T, class A>
+__global__ void __launch_bounds__(kThreads)
+    grad_input_kernel(const T* grad, const T* x, Geometry g, const A* mean, const A* invstd, const T* w,
+                      AffineMap map, bool batch_stats, const A* sums, int64_t n, T* gx) {
+  const A count = A(g.outer * g.inner);
+  const int64_t step = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += step) {
+    const int64_t r = e / g.inner, c = r % g.channels, i = e - r * g.inner;
+    A gv = cast<A>(grad[e]);
+    if (w) gv *= cast<A>(w[affine_index(map, c, i, g.inner)]);
+    const A xhat = (cast<A>(x[e]) - mean[c]) * invstd[c];
+    A mean_g = A(0), mean_gx = A(0);
+    if (batch_stats) {
+      mean_g = sums[2 * c] / count;
+      mean_gx = sums[2 * c + 1] / count;
+    }
+    gx[e] = cast<T>(norm_grad_input(gv, xhat, invstd[c], mean_g, mean_gx, batch_stats));
+  }
+}
+
+// One block per parameter p shared across channels: every element (channel c of p's group,
+// any o, i in p's span) adds g * xhat and g.
+template <class T, class A>
+__global__ void __launch_bounds__(kThreads)
+    param_grads_kernel(const T* grad, const T* x, Geometry g, const A* mean, const A* invstd, AffineMap map,
+                       T* gw, T* gb) {
+  const int64_t p = blockIdx.x, per_group = g.inner / map.span;
+  const int64_t group = p / per_group, i0 = (p % per_group) * map.span;
+  const int64_t count = (g.channels / map.groups) * g.outer * map.span;
+  A sw = A(0), sb = A(0);
+  for (int64_t t = threadIdx.x; t < count; t += kThreads) {
+    const int64_t rest = t / map.span, o = rest % g.outer;
+    const int64_t c = group + (rest / g.outer) * map.groups;
+    const int64_t off = (o * g.channels + c) * g.inner + i0 + t % map.span;
+    const A gv = cast<A>(grad[off]);
+    sw += gv * (cast<A>(x[off]) - mean[c]) * invstd[c];
+    sb += gv;
+  }
+  block_sum2(sw, sb);
+  if (threadIdx.x != 0) return;
+  if (gw) gw[p] = cast<T>(sw);
+  if (gb) gb[p] = cast<T>(sb);
+}
+
+template <class T>
+const T* in(const Tensor& t) {
+  return t.defined() ? static_cast<const T*>(t.raw_data()) : nullptr;
+}
+template <class T>
+T* out(const Tensor& t) {
+  return t.defined() ? static_cast<T*>(t.raw_data()) : nullptr;
+}
+
+}  // namespace
+
+void norm_stats(const Tensor& x, double eps, const Tensor& mean, const Tensor& invstd, const Tensor& var) {
+  const Geometry g = geometry_of(x);
+  if (g.channels == 0) return;
+  const Launch l = launch_on(x.device().index);
+  dispatch_floating(x.dtype(), "norm_stats", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using A = acc_t<T>;
+    stats_kernel<T, A><<<unsigned(g.channels), kThreads, 0, l.stream>>>(in<T>(x), g, A(eps), out<A>(mean),
+                                                                        out<A>(invstd), out<A>(var));
+  });
+  check_launch("norm_stats");
+}
+
+void norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
+                const Tensor& bias, AffineMap map, const Tensor& y) {
+  const Geometry g = geometry_of(x);
+  const Launch l = launch_on(x.device().index);
+  dispatch_floating(x.dtype(), "norm_apply", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using A = acc_t<T>;
+    apply_kernel<T, A><<<l.grid(x.numel()), kBlockSize, 0, l.stream>>>(
+        in<T>(x), g, in<A>(mean), in<A>(invstd), in<T>(weight), in<T>(bias), map, x.numel(), out<T>(y));
+  });
+  check_launch("norm_apply");
+}
+
+void norm_backward(const Tensor& grad, const Tensor& x, const Tensor& mean, const Tensor& invstd,
+                   const Tensor& weight, AffineMap map, bool batch_stats, const Tensor& grad_x,
+                   const Tensor& grad_weight, const Tensor& grad_bias) {
+  const Geometry g = geometry_of(x);
+  if (g.channels == 0) return;
+  const bool per_channel = map.per_channel(g.channels, g.inner);
+  const bool params = grad_weight.defined() || grad_bias.defined();
+  const Launch l = launch_on(x.device().index);
+  Tensor sums = Tensor::empty({2 * g.channels}, norm_stats_dtype(x.dtype()), x.device());
+  dispatch_floating(x.dtype(), "norm_backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using A = acc_t<T>;
+    const T *pg = in<T>(grad), *px = in<T>(x), *pw = in<T>(weight);
+    const A *pm = in<A>(mean), *pi = in<A>(invstd);
+    if ((grad_x.defined() && batch_stats) || (per_channel && params))
+      channel_sums_kernel<T, A><<<unsigned(g.channels), kThreads, 0, l.stream>>>(
+          pg, px, g, pm, pi, pw, map, per_channel, out<A>(sums), out<T>(grad_weight), out<T>(grad_bias));
+    if (grad_x.defined())
+      grad_input_kernel<T, A><<<l.grid(x.numel()), kBlockSize, 0, l.stream>>>(
+          pg, px, g, pm, pi, pw, map, batch_stats, in<A>(sums), x.numel(), out<T>(grad_x));
+    if (!per_channel && params) {
+      const int64_t count = map.groups * (g.inner / map.span);
+      param_grads_kernel<T, A><<<unsigned(count), kThreads, 0, l.stream>>>(
+          pg, px, g, pm, pi, map, out<T>(grad_weight), out<T>(grad_bias));
+    }
+  });
+  check_launch("norm_backward");
+}
+
+}  // namespace hmr::kernels::cuda

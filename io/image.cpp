@@ -8,6 +8,14 @@
 #include "io/file.h"
 #include "io/tensor_bytes.h"
 
+#include <cstring>
+
+// stb calls memcpy(NULL, p, 0) for a PNG whose first IDAT chunk is empty: harmless on every
+// libc, but undefined behaviour that the sanitizer build reports. Its copies go through this.
+static inline void* stb_memcpy_allowing_null_when_empty(void* dst, const void* src, size_t n) {
+  return n == 0 ? dst : std::memcpy(dst, src, n);
+}
+
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wall"
 #pragma GCC diagnostic ignored "-Wextra"
@@ -15,6 +23,7 @@
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#define memcpy stb_memcpy_allowing_null_when_empty
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_STATIC
 #define STBI_ONLY_PNG
@@ -27,6 +36,7 @@
 #define STB_IMAGE_WRITE_STATIC
 #define STBI_WRITE_NO_STDIO
 #include "stb_image_write.h"
+#undef memcpy
 #pragma GCC diagnostic pop
 
 namespace hmr::io {
@@ -68,6 +78,29 @@ ImageGeometry check_image(const Tensor& image, const char* op, const std::string
           image.dim() == 3 ? static_cast<int>(image.size(2)) : 1};
 }
 
+// stb_image 2.27 (Debian's libstb, 2022) trusts a JPEG DHT segment's 16 code counts: when they
+// sum above 256 it writes past its Huffman tables (fixed upstream in 2.28). Every FF C4 byte
+// pair is checked as a DHT segment, as stb would read it (zeros past the end); checking all of
+// them, not only those a marker walk reaches, can refuse a valid file only if some other
+// segment happens to contain FF C4 followed by impossible counts.
+bool jpeg_huffman_tables_fit(const uint8_t* d, size_t n) {
+  if (n < 2 || d[0] != 0xFF || d[1] != 0xD8) return true;
+  auto byte = [&](size_t i) -> int { return i < n ? d[i] : 0; };
+  for (size_t p = 2; p + 1 < n; ++p) {
+    if (d[p] != 0xFF || d[p + 1] != 0xC4) continue;
+    int length = (byte(p + 2) << 8 | byte(p + 3)) - 2;
+    size_t q = p + 4;
+    while (length > 0) {
+      int count = 0;
+      for (int i = 0; i < 16; ++i) count += byte(q + 1 + i);
+      if (count > 256) return false;
+      q += 17 + static_cast<size_t>(count);
+      length -= 17 + count;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 Tensor decode_image(const uint8_t* data, size_t size, const std::string& label, int channels,
@@ -76,6 +109,8 @@ Tensor decode_image(const uint8_t* data, size_t size, const std::string& label, 
             channels);
   HMR_CHECK(size > 0 && size <= static_cast<size_t>(INT32_MAX), IOError, "read_image: '", label,
             "' is empty or larger than 2 GiB");
+  HMR_CHECK(jpeg_huffman_tables_fit(data, size), IOError, "read_image: '", label,
+            "' cannot be decoded: corrupt JPEG (a Huffman table holds more than 256 codes)");
   int w = 0, h = 0, file_channels = 0;
   int len = static_cast<int>(size);
   HMR_CHECK(stbi_info_from_memory(data, len, &w, &h, &file_channels), IOError, "read_image: '",

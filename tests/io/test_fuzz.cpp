@@ -4,6 +4,7 @@
 // with that index to reproduce.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -16,12 +17,18 @@ using hmr::testing::read_bytes;
 namespace {
 
 using FuzzFn = int (*)(const uint8_t*, size_t);
-constexpr int kMutations = 2000;
+
+// 2000 per parser by default; HMR_FUZZ_MUTATIONS=n runs a longer campaign locally.
+int mutation_count() {
+  const char* env = std::getenv("HMR_FUZZ_MUTATIONS");
+  return env ? std::atoi(env) : 2000;
+}
 
 void run_corpus(FuzzFn fn, const std::vector<std::vector<uint8_t>>& seeds, uint64_t rng_seed) {
   hmr::testing::Rng rng(rng_seed);
   for (const auto& s : seeds) EXPECT_EQ(fn(s.data(), s.size()), 0);
-  for (int i = 0; i < kMutations; ++i) {
+  const int n = mutation_count();
+  for (int i = 0; i < n; ++i) {
     std::vector<uint8_t> input = hmr::testing::mutate(seeds[rng.below(seeds.size())], rng);
     try {
       fn(input.data(), input.size());

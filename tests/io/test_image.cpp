@@ -148,3 +148,15 @@ TEST(IoImage, HugeDeclaredDimensionsAreRefusedBeforeDecoding) {
   std::string msg = error_message([&] { io::decode_image(png.data(), png.size(), "huge"); });
   EXPECT_NE(msg.find("10000x10000"), std::string::npos) << msg;
 }
+
+TEST(IoImage, JpegHuffmanTableWithTooManyCodesIsRefused) {
+  // stb 2.27 would write past its tables for this input (see jpeg_huffman_tables_fit).
+  std::vector<uint8_t> jpg = read_bytes(io_fixture("pil_smooth.jpg"));
+  size_t dht = 0;
+  for (size_t i = 2; i + 1 < jpg.size() && dht == 0; ++i)
+    if (jpg[i] == 0xFF && jpg[i + 1] == 0xC4) dht = i;
+  ASSERT_GT(dht, 0u);
+  for (size_t i = 0; i < 16; ++i) jpg[dht + 5 + i] = 0xFF;  // 16 * 255 codes
+  std::string msg = error_message([&] { io::decode_image(jpg.data(), jpg.size(), "dht.jpg"); });
+  EXPECT_NE(msg.find("more than 256 codes"), std::string::npos) << msg;
+}

@@ -10,6 +10,7 @@
 #include "autograd/ops.h"
 #include "fixtures/norm_fixtures.inc"
 #include "support.h"
+#include "tensor/storage.h"
 
 using namespace hmr;
 
@@ -309,4 +310,49 @@ TEST(Embedding, BadIndicesNameTheOp) {
   EXPECT_THROW(embedding(w, tensor({1}, {1}, DType::I64), 4), IndexError);
   EXPECT_THROW(embedding(w, tensor({1}, {1}, DType::F32), std::nullopt), DTypeError);
   EXPECT_THROW(embedding(randn64({4}, 1), tensor({1}, {1}, DType::I64), std::nullopt), ShapeError);
+}
+
+// ---- 16-bit inputs and memory --------------------------------------------------------------------
+
+TEST(NormHalf, SixteenBitInputsComputeInFloat) {
+  // Statistics and sums in float: a bf16 / f16 result is the f64 result rounded (plus the
+  // rounding of the input), not an accumulation of 16-bit errors over 4000 elements.
+  Tensor x = add(mul(randn64({4, 2, 1000}, 30), 2.0), 40.0);
+  for (DType t : {DType::F16, DType::BF16}) {
+    Tensor xt = x.to(t);
+    Vec want =
+        batch_norm(xt.to(DType::F64), Tensor(), Tensor(), Tensor(), Tensor(), true).to_vector<double>();
+    Vec got = batch_norm(xt, Tensor(), Tensor(), Tensor(), Tensor(), true).to_vector<double>();
+    const double tol = t == DType::F16 ? 2e-3 : 1e-2;
+    for (size_t i = 0; i < got.size(); i += 37)
+      EXPECT_NEAR(got[i], want[i], tol * std::max(1.0, std::abs(want[i])));
+    Vec lw = layer_norm(xt.to(DType::F64), {1000}, Tensor(), Tensor()).to_vector<double>();
+    Vec lg = layer_norm(xt, {1000}, Tensor(), Tensor()).to_vector<double>();
+    for (size_t i = 0; i < lg.size(); i += 37)
+      EXPECT_NEAR(lg[i], lw[i], tol * std::max(1.0, std::abs(lw[i])));
+  }
+}
+
+TEST(NormMemory, TrainingStepsLeaveLiveBytesFlat) {
+  Tensor x = randn64({8, 4, 5}, 31);
+  Tensor w = randn64({4}, 32).requires_grad_(), b = randn64({4}, 33).requires_grad_();
+  Tensor table = randn64({10, 5}, 34).requires_grad_();
+  Tensor idx = tensor({1, 2, 3, 2, 9, 0, 1, 4}, {8}, DType::I64);
+  Tensor rm = zeros({4}, DType::F64), rv = ones({4}, DType::F64);
+  Generator gen(35);
+  auto step = [&] {
+    Tensor h = batch_norm(x, rm, rv, w, b, true);
+    h = group_norm(h, 2, w, b);
+    h = layer_norm(h, {5}, Tensor(), Tensor());
+    h = add(h, embedding(table, idx, 0).unsqueeze(1));
+    square(dropout(h, 0.2, true, &gen)).sum().backward();
+    w.zero_grad();
+    b.zero_grad();
+    table.zero_grad();
+  };
+  step();
+  const int64_t bytes = host_memory_stats().current_bytes, storages = host_memory_stats().current_storages;
+  for (int i = 0; i < 20; ++i) step();
+  EXPECT_EQ(host_memory_stats().current_bytes, bytes);
+  EXPECT_EQ(host_memory_stats().current_storages, storages);
 }

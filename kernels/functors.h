@@ -11,6 +11,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "kernels/host_math.h"
 #include "tensor/dtype.h"
 
 namespace hmr::kernels {
@@ -20,15 +21,23 @@ namespace math {
 #define HMR_MATH1(name, fname)                                        \
   HMR_HOST_DEVICE float name(float x) { return ::fname(x); }          \
   HMR_HOST_DEVICE double name(double x) { return ::name(x); }
-HMR_MATH1(exp, expf)
-HMR_MATH1(log, logf)
+// exp, log and tanh in float use host_math on the CPU so the loops vectorise (host_math.h).
+#ifdef __CUDA_ARCH__
+#define HMR_MATH1_HOSTVEC(name, fname) HMR_MATH1(name, fname)
+#else
+#define HMR_MATH1_HOSTVEC(name, fname)                                \
+  HMR_HOST_DEVICE float name(float x) { return host_math::name(x); }  \
+  HMR_HOST_DEVICE double name(double x) { return ::name(x); }
+#endif
+HMR_MATH1_HOSTVEC(exp, expf)
+HMR_MATH1_HOSTVEC(log, logf)
 HMR_MATH1(log1p, log1pf)
 HMR_MATH1(expm1, expm1f)
 HMR_MATH1(sqrt, sqrtf)
 HMR_MATH1(sin, sinf)
 HMR_MATH1(cos, cosf)
 HMR_MATH1(tan, tanf)
-HMR_MATH1(tanh, tanhf)
+HMR_MATH1_HOSTVEC(tanh, tanhf)
 HMR_MATH1(floor, floorf)
 HMR_MATH1(ceil, ceilf)
 HMR_MATH1(nearbyint, nearbyintf)
@@ -37,6 +46,7 @@ HMR_MATH1(fabs, fabsf)
 HMR_MATH1(asin, asinf)
 HMR_MATH1(acos, acosf)
 HMR_MATH1(atan, atanf)
+#undef HMR_MATH1_HOSTVEC
 #undef HMR_MATH1
 HMR_HOST_DEVICE float pow(float a, float b) { return ::powf(a, b); }
 HMR_HOST_DEVICE double pow(double a, double b) { return ::pow(a, b); }

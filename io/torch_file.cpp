@@ -3,7 +3,14 @@
 // One hmr Storage per PyTorch storage key, so views saved together stay views of one buffer.
 #include "io/torch_file.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -39,20 +46,19 @@ StorageType storage_type(const PickleValue& cls) {
   return it->second;
 }
 
-// A CPU tensor of numel elements of type t over bytes in the file's element layout.
-Tensor storage_from_bytes(const StorageType& t, const uint8_t* data, int64_t numel) {
-  Tensor s = Tensor::empty({numel}, t.dtype);
-  if (numel == 0) return s;
+// numel elements of type t from the file's layout at data into dst (t.dtype).
+void convert_storage(const StorageType& t, const uint8_t* data, int64_t numel, void* dst) {
+  if (numel == 0) return;
   if (!t.is_signed_narrow && t.dtype != DType::Bool) {
-    std::memcpy(s.raw_data(), data, static_cast<size_t>(numel * t.file_itemsize));
-    return s;
+    std::memcpy(dst, data, static_cast<size_t>(numel * t.file_itemsize));
+    return;
   }
   if (t.dtype == DType::Bool) {  // any nonzero byte is true; keep bool bytes 0/1
-    auto* out = static_cast<uint8_t*>(s.raw_data());
+    auto* out = static_cast<uint8_t*>(dst);
     for (int64_t i = 0; i < numel; ++i) out[i] = data[i] != 0;
-    return s;
+    return;
   }
-  auto* out = static_cast<int32_t*>(s.raw_data());
+  auto* out = static_cast<int32_t*>(dst);
   for (int64_t i = 0; i < numel; ++i) {
     if (t.file_itemsize == 1) {
       out[i] = static_cast<int8_t>(data[i]);
@@ -62,6 +68,11 @@ Tensor storage_from_bytes(const StorageType& t, const uint8_t* data, int64_t num
       out[i] = v;
     }
   }
+}
+
+Tensor storage_from_bytes(const StorageType& t, const uint8_t* data, int64_t numel) {
+  Tensor s = Tensor::empty({numel}, t.dtype);
+  convert_storage(t, data, numel, s.raw_data());
   return s;
 }
 
@@ -174,7 +185,16 @@ TorchFile load_zip(const ZipReader& zip) {
 
 // The legacy layout: magic, protocol version, sys_info, the object, the storage keys, then
 // each storage as an 8-byte little-endian element count and its raw elements.
-TorchFile load_legacy(const std::vector<uint8_t>& bytes) {
+// The bytes of a legacy file: a mapping of it, or a caller's buffer.
+struct ByteView {
+  const uint8_t* p;
+  size_t n;
+  const uint8_t* data() const { return p; }
+  size_t size() const { return n; }
+  uint8_t operator[](size_t i) const { return p[i]; }
+};
+
+TorchFile load_legacy(ByteView bytes) {
   static const uint8_t kMagic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
                                    0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
   HMR_CHECK(bytes.size() >= sizeof(kMagic) && std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) == 0, IOError,
@@ -257,10 +277,7 @@ TorchFile load_legacy(const std::vector<uint8_t>& bytes) {
     uint64_t nbytes = count * static_cast<uint64_t>(p.type.file_itemsize);
     HMR_CHECK(nbytes <= bytes.size() - pos, IOError, "torch: storage ", key, " truncated: ", nbytes,
               " bytes needed, ", bytes.size() - pos, " left");
-    Tensor filled = storage_from_bytes(p.type, bytes.data() + pos, p.root.numel());
-    if (nbytes)
-      std::memcpy(p.root.raw_data(), filled.raw_data(),
-                  static_cast<size_t>(filled.numel() * filled.itemsize()));
+    convert_storage(p.type, bytes.data() + pos, p.root.numel(), p.root.raw_data());
     pos += static_cast<size_t>(nbytes);
   }
   return TorchFile{root, "legacy"};
@@ -310,22 +327,47 @@ PickleGlobals torch_globals() {
 TorchFile load_torch_bytes(std::vector<uint8_t> bytes, const std::string& label) {
   try {
     if (is_zip(bytes.data(), bytes.size())) return load_zip(ZipReader::from_bytes(std::move(bytes), label));
-    return load_legacy(bytes);
+    return load_legacy(ByteView{bytes.data(), bytes.size()});
   } catch (const IOError& e) {
     throw IOError(str(label, ": ", e.what()));
   }
 }
 
 TorchFile load_torch(const std::string& path) {
-  std::string head = read_file(path);
-  if (is_zip(reinterpret_cast<const uint8_t*>(head.data()), head.size())) {
+  // Only the first bytes decide the format; a zip is then mapped, not read.
+  uint8_t head[4] = {0, 0, 0, 0};
+  size_t got = 0;
+  if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+    got = std::fread(head, 1, sizeof(head), f);
+    std::fclose(f);
+  }
+  if (is_zip(head, got)) {
     try {
       return load_zip(ZipReader::open(path));
     } catch (const IOError& e) {
       throw IOError(str(path, ": ", e.what()));
     }
   }
-  return load_torch_bytes(std::vector<uint8_t>(head.begin(), head.end()), path);
+  // Legacy files are mapped too: storages are copied once, from the page cache to tensors.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st {};
+  if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    auto n = static_cast<size_t>(st.st_size);
+    void* map = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (map != MAP_FAILED) {
+      std::unique_ptr<void, std::function<void(void*)>> unmap(map, [n](void* m) { ::munmap(m, n); });
+      try {
+        return load_legacy(ByteView{static_cast<const uint8_t*>(map), n});
+      } catch (const IOError& e) {
+        throw IOError(str(path, ": ", e.what()));
+      }
+    }
+  } else if (fd >= 0) {
+    ::close(fd);
+  }
+  std::string bytes = read_file(path);  // pipes; and names the path and reason when unreadable
+  return load_torch_bytes(std::vector<uint8_t>(bytes.begin(), bytes.end()), path);
 }
 
 TensorDict state_dict_of(const PickleValue& root, const std::string& key_path, bool strip_module_prefix) {

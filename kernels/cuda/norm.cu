@@ -1,10 +1,12 @@
-// CUDA normalization over contiguous (outer, C, inner) blocks. Statistics: one block per
-// channel (batch norm's C, group/layer norm's rows); each thread runs Welford over a strided
-// share of the channel, then warps merge their (count, mean, m2) with shuffles (Chan's formula)
-// and warp leaders merge through shared memory. Backward: a block per channel sums g and
-// g * xhat the same way, then an elementwise pass writes grad_x; parameters shared across
-// channels (group/layer norm) get a block each. 16-bit inputs keep f32 statistics.
+// CUDA normalization over contiguous (outer, C, inner) blocks. Statistics: a block per
+// (channel, chunk of the channel) runs Welford per thread, merges warps with shuffles (Chan's
+// formula) and warp leaders through shared memory; a small kernel merges the chunks, so few long
+// channels (batch norm) and many short rows (layer norm) both fill the device. Backward: the same
+// split sums g and g * xhat per channel, then an elementwise pass writes grad_x; parameters
+// shared across channels (group/layer norm) get a block each. 16-bit inputs keep f32 statistics.
 #include <cuda_runtime.h>
+
+#include <algorithm>
 
 #include "kernels/cast.h"
 #include "kernels/cuda/loops.cuh"
@@ -71,23 +73,69 @@ __device__ void block_sum2(A& a, A& b) {
 
 struct Geometry {
   int64_t outer, channels, inner;
-  // Offset of the k-th element (k in [0, outer * inner)) of channel c.
-  __device__ int64_t offset(int64_t c, int64_t k) const {
-    const int64_t o = k / inner;
-    return (o * channels + c) * inner + (k - o * inner);
-  }
 };
 
 Geometry geometry_of(const Tensor& x) { return {x.sizes()[0], x.sizes()[1], x.sizes()[2]}; }
 
+// Each channel's outer * inner elements are cut into gridDim.y chunks of per_chunk, a block per
+// (channel, chunk), so a few long channels (batch norm's C = 64 over N * H * W) still fill the
+// device; a second, tiny kernel merges the chunks' partial results per channel.
+constexpr int64_t kMinPerChunk = kThreads * 16;
+
+int64_t chunks_for(const Geometry& g, const Launch& l) {
+  const int64_t count = g.outer * g.inner;
+  const int64_t fill = (2 * l.max_blocks + g.channels - 1) / g.channels;  // about two waves of blocks
+  const int64_t useful = (count + kMinPerChunk - 1) / kMinPerChunk;
+  return std::max<int64_t>(1, std::min<int64_t>({fill, useful, 65535}));
+}
+
+// Calls f(offset, i) for this thread's elements of chunk blockIdx.y of channel c, where offset
+// is the element's position in the (outer, C, inner) block and i its inner index. (o, i) of
+// k = o * inner + i advance by carries rather than a 64-bit division per element.
+template <class F>
+__device__ void for_chunk_elements(const Geometry& g, int64_t c, int64_t per_chunk, const F& f) {
+  const int64_t k_begin = int64_t(blockIdx.y) * per_chunk;
+  const int64_t k_end = min(g.outer * g.inner, k_begin + per_chunk);
+  int64_t k = k_begin + threadIdx.x;
+  if (k >= k_end) return;
+  int64_t o = k / g.inner, i = k - o * g.inner;
+  const int64_t dq = kThreads / g.inner, dr = kThreads - dq * g.inner;
+  for (; k < k_end; k += kThreads) {
+    f((o * g.channels + c) * g.inner + i, i);
+    o += dq;
+    i += dr;
+    if (i >= g.inner) {
+      i -= g.inner;
+      ++o;
+    }
+  }
+}
+
+// partial[(c * chunks + chunk) * 3 + {0, 1, 2}] = Welford (count, mean, m2) of the chunk.
 template <class T, class A>
 __global__ void __launch_bounds__(kThreads)
-    stats_kernel(const T* x, Geometry g, A eps, A* mean, A* invstd, A* var) {
+    stats_partial_kernel(const T* x, Geometry g, int64_t per_chunk, A* partial) {
   const int64_t c = blockIdx.x;
   Welford<A> w;
-  for (int64_t k = threadIdx.x; k < g.outer * g.inner; k += kThreads) w.add(cast<A>(x[g.offset(c, k)]));
+  for_chunk_elements(g, c, per_chunk, [&](int64_t off, int64_t) { w.add(cast<A>(x[off])); });
   w = block_merge(w);
   if (threadIdx.x != 0) return;
+  A* p = partial + (c * gridDim.y + blockIdx.y) * 3;
+  p[0] = w.count;
+  p[1] = w.mean;
+  p[2] = w.m2;
+}
+
+template <class A>
+__global__ void stats_finish_kernel(const A* partial, int64_t channels, int64_t chunks, A eps, A* mean,
+                                    A* invstd, A* var) {
+  const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= channels) return;
+  Welford<A> w;
+  for (int64_t k = 0; k < chunks; ++k) {
+    const A* p = partial + (c * chunks + k) * 3;
+    w.merge(p[0], p[1], p[2]);
+  }
   const A v = w.variance();
   mean[c] = w.mean;
   invstd[c] = A(1) / math::sqrt(v + eps);
@@ -109,25 +157,43 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// Per channel: sums[2c] = sum(g * w), sums[2c + 1] = sum(g * w * xhat), with the weight folded in
-// after the sum when it is per channel (then grad_weight/grad_bias are those raw sums).
+// partial[(c * chunks + chunk) * 2 + {0, 1}] = the chunk's sums of gw and gw * (x - mean), with
+// gw = g * weight[p], or g alone when the weight is per channel (applied when finishing).
 template <class T, class A>
 __global__ void __launch_bounds__(kThreads)
-    channel_sums_kernel(const T* grad, const T* x, Geometry g, const A* mean, const A* invstd, const T* w,
-                        AffineMap map, bool per_channel, A* sums, T* gw, T* gb) {
+    channel_sums_partial_kernel(const T* grad, const T* x, Geometry g, int64_t per_chunk, const A* mean,
+                                const T* w, AffineMap map, bool per_channel, A* partial) {
   const int64_t c = blockIdx.x;
-  const A m = mean[c], is = invstd[c];
+  const A m = mean[c];
+  const bool weigh = w && !per_channel;
   A sg = A(0), sgx = A(0);
-  for (int64_t k = threadIdx.x; k < g.outer * g.inner; k += kThreads) {
-    const int64_t off = g.offset(c, k);
+  for_chunk_elements(g, c, per_chunk, [&](int64_t off, int64_t i) {
     A gv = cast<A>(grad[off]);
-    if (w && !per_channel) gv *= cast<A>(w[affine_index(map, c, off % g.inner, g.inner)]);
+    if (weigh) gv *= cast<A>(w[affine_index(map, c, i, g.inner)]);
     sg += gv;
     sgx += gv * (cast<A>(x[off]) - m);
-  }
+  });
   block_sum2(sg, sgx);
   if (threadIdx.x != 0) return;
-  sgx *= is;
+  A* p = partial + (c * gridDim.y + blockIdx.y) * 2;
+  p[0] = sg;
+  p[1] = sgx;
+}
+
+// sums[2c] = sum(g * w), sums[2c + 1] = sum(g * w * xhat); batch norm's parameter gradients are
+// the unweighted sums.
+template <class T, class A>
+__global__ void channel_sums_finish_kernel(const A* partial, int64_t channels, int64_t chunks,
+                                           const A* invstd, const T* w, bool per_channel, A* sums, T* gw,
+                                           T* gb) {
+  const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= channels) return;
+  A sg = A(0), sgx = A(0);
+  for (int64_t k = 0; k < chunks; ++k) {
+    sg += partial[(c * chunks + k) * 2];
+    sgx += partial[(c * chunks + k) * 2 + 1];
+  }
+  sgx *= invstd[c];
   if (per_channel) {
     if (gb) gb[c] = cast<T>(sg);
     if (gw) gw[c] = cast<T>(sgx);
@@ -199,11 +265,16 @@ void norm_stats(const Tensor& x, double eps, const Tensor& mean, const Tensor& i
   const Geometry g = geometry_of(x);
   if (g.channels == 0) return;
   const Launch l = launch_on(x.device().index);
+  const int64_t chunks = chunks_for(g, l), per_chunk = (g.outer * g.inner + chunks - 1) / chunks;
+  const DType sd = norm_stats_dtype(x.dtype());
+  Tensor partial = Tensor::empty({g.channels, chunks, 3}, sd, x.device());
   dispatch_floating(x.dtype(), "norm_stats", [&](auto tag) {
     using T = typename decltype(tag)::type;
     using A = acc_t<T>;
-    stats_kernel<T, A><<<unsigned(g.channels), kThreads, 0, l.stream>>>(in<T>(x), g, A(eps), out<A>(mean),
-                                                                        out<A>(invstd), out<A>(var));
+    stats_partial_kernel<T, A><<<dim3(unsigned(g.channels), unsigned(chunks)), kThreads, 0, l.stream>>>(
+        in<T>(x), g, per_chunk, out<A>(partial));
+    stats_finish_kernel<A><<<unsigned((g.channels + kThreads - 1) / kThreads), kThreads, 0, l.stream>>>(
+        in<A>(partial), g.channels, chunks, A(eps), out<A>(mean), out<A>(invstd), out<A>(var));
   });
   check_launch("norm_stats");
 }
@@ -229,15 +300,23 @@ void norm_backward(const Tensor& grad, const Tensor& x, const Tensor& mean, cons
   const bool per_channel = map.per_channel(g.channels, g.inner);
   const bool params = grad_weight.defined() || grad_bias.defined();
   const Launch l = launch_on(x.device().index);
+  const int64_t chunks = chunks_for(g, l), per_chunk = (g.outer * g.inner + chunks - 1) / chunks;
   Tensor sums = Tensor::empty({2 * g.channels}, norm_stats_dtype(x.dtype()), x.device());
+  Tensor partial = Tensor::empty({g.channels, chunks, 2}, norm_stats_dtype(x.dtype()), x.device());
   dispatch_floating(x.dtype(), "norm_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     using A = acc_t<T>;
     const T *pg = in<T>(grad), *px = in<T>(x), *pw = in<T>(weight);
     const A *pm = in<A>(mean), *pi = in<A>(invstd);
-    if ((grad_x.defined() && batch_stats) || (per_channel && params))
-      channel_sums_kernel<T, A><<<unsigned(g.channels), kThreads, 0, l.stream>>>(
-          pg, px, g, pm, pi, pw, map, per_channel, out<A>(sums), out<T>(grad_weight), out<T>(grad_bias));
+    if ((grad_x.defined() && batch_stats) || (per_channel && params)) {
+      channel_sums_partial_kernel<T, A>
+          <<<dim3(unsigned(g.channels), unsigned(chunks)), kThreads, 0, l.stream>>>(
+              pg, px, g, per_chunk, pm, pw, map, per_channel, out<A>(partial));
+      channel_sums_finish_kernel<T, A>
+          <<<unsigned((g.channels + kThreads - 1) / kThreads), kThreads, 0, l.stream>>>(
+              in<A>(partial), g.channels, chunks, pi, pw, per_channel, out<A>(sums), out<T>(grad_weight),
+              out<T>(grad_bias));
+    }
     if (grad_x.defined())
       grad_input_kernel<T, A><<<l.grid(x.numel()), kBlockSize, 0, l.stream>>>(
           pg, px, g, pm, pi, pw, map, batch_stats, in<A>(sums), x.numel(), out<T>(grad_x));

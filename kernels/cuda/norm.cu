@@ -3,7 +3,8 @@
 // formula) and warp leaders through shared memory; a small kernel merges the chunks, so few long
 // channels (batch norm) and many short rows (layer norm) both fill the device. Backward: the same
 // split sums g and g * xhat per channel, then an elementwise pass writes grad_x; parameters
-// shared across channels (group/layer norm) get a block each. 16-bit inputs keep f32 statistics.
+// shared across channels get a block each (group norm) or a column of a warp (layer norm). 16-bit inputs keep
+// f32 statistics.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -250,6 +251,50 @@ __global__ void __launch_bounds__(kThreads)
   if (gb) gb[p] = cast<T>(sb);
 }
 
+// Layer norm's parameter gradients: parameter p is column p of the (rows, inner) block. A warp
+// reads 32 neighbouring columns of a row (coalesced), the block's warps take different rows, and
+// gridDim.y chunks of rows write partial sums partial[(chunk * 2 + {0, 1}) * inner + p].
+template <class T, class A>
+__global__ void __launch_bounds__(kThreads)
+    column_grads_partial_kernel(const T* grad, const T* x, Geometry g, int64_t rows_per_chunk, const A* mean,
+                                const A* invstd, A* partial) {
+  __shared__ A part[2][kWarps][32];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int64_t p = int64_t(blockIdx.x) * 32 + lane, rows = g.outer * g.channels;
+  const int64_t r_begin = int64_t(blockIdx.y) * rows_per_chunk, r_end = min(rows, r_begin + rows_per_chunk);
+  A sw = A(0), sb = A(0);
+  if (p < g.inner)
+    for (int64_t r = r_begin + warp; r < r_end; r += kWarps) {
+      const int64_t c = r % g.channels, off = r * g.inner + p;
+      const A gv = cast<A>(grad[off]);
+      sw += gv * (cast<A>(x[off]) - mean[c]) * invstd[c];
+      sb += gv;
+    }
+  part[0][warp][lane] = sw;
+  part[1][warp][lane] = sb;
+  __syncthreads();
+  if (warp != 0 || p >= g.inner) return;
+  for (int k = 1; k < kWarps; ++k) {
+    sw += part[0][k][lane];
+    sb += part[1][k][lane];
+  }
+  partial[(int64_t(blockIdx.y) * 2) * g.inner + p] = sw;
+  partial[(int64_t(blockIdx.y) * 2 + 1) * g.inner + p] = sb;
+}
+
+template <class T, class A>
+__global__ void column_grads_finish_kernel(const A* partial, int64_t inner, int64_t chunks, T* gw, T* gb) {
+  const int64_t p = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (p >= inner) return;
+  A sw = A(0), sb = A(0);
+  for (int64_t k = 0; k < chunks; ++k) {
+    sw += partial[(k * 2) * inner + p];
+    sb += partial[(k * 2 + 1) * inner + p];
+  }
+  if (gw) gw[p] = cast<T>(sw);
+  if (gb) gb[p] = cast<T>(sb);
+}
+
 template <class T>
 const T* in(const Tensor& t) {
   return t.defined() ? static_cast<const T*>(t.raw_data()) : nullptr;
@@ -320,7 +365,20 @@ void norm_backward(const Tensor& grad, const Tensor& x, const Tensor& mean, cons
     if (grad_x.defined())
       grad_input_kernel<T, A><<<l.grid(x.numel()), kBlockSize, 0, l.stream>>>(
           pg, px, g, pm, pi, pw, map, batch_stats, in<A>(sums), x.numel(), out<T>(grad_x));
-    if (!per_channel && params) {
+    if (!per_channel && params && map.groups == 1 && map.span == 1) {
+      const int64_t rows = g.outer * g.channels, column_blocks = (g.inner + 31) / 32;
+      const int64_t chunks =
+          std::max<int64_t>(1, std::min<int64_t>({(2 * l.max_blocks + column_blocks - 1) / column_blocks,
+                                                  (rows + 63) / 64, 65535}));
+      const int64_t rows_per_chunk = (rows + chunks - 1) / chunks;
+      Tensor columns = Tensor::empty({chunks, 2, g.inner}, norm_stats_dtype(x.dtype()), x.device());
+      column_grads_partial_kernel<T, A>
+          <<<dim3(unsigned(column_blocks), unsigned(chunks)), kThreads, 0, l.stream>>>(
+              pg, px, g, rows_per_chunk, pm, pi, out<A>(columns));
+      column_grads_finish_kernel<T, A>
+          <<<unsigned((g.inner + kThreads - 1) / kThreads), kThreads, 0, l.stream>>>(
+              in<A>(columns), g.inner, chunks, out<T>(grad_weight), out<T>(grad_bias));
+    } else if (!per_channel && params) {
       const int64_t count = map.groups * (g.inner / map.span);
       param_grads_kernel<T, A><<<unsigned(count), kThreads, 0, l.stream>>>(
           pg, px, g, pm, pi, map, out<T>(grad_weight), out<T>(grad_bias));

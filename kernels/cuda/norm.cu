@@ -3,8 +3,8 @@
 // formula) and warp leaders through shared memory; a small kernel merges the chunks, so few long
 // channels (batch norm) and many short rows (layer norm) both fill the device. Backward: the same
 // split sums g and g * xhat per channel, then an elementwise pass writes grad_x; parameters
-// shared across channels get a block each (group norm) or a column of a warp (layer norm). 16-bit inputs keep
-// f32 statistics.
+// shared across channels get a block each (group norm) or a warp lane per column (layer norm).
+// 16-bit inputs keep f32 statistics.
 #include <cuda_runtime.h>
 
 #include <algorithm>

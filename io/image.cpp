@@ -3,12 +3,11 @@
 // dimensions before stb allocates for them.
 #include "io/image.h"
 
+#include <cstring>
 #include <memory>
 
 #include "io/file.h"
 #include "io/tensor_bytes.h"
-
-#include <cstring>
 
 // stb calls memcpy(NULL, p, 0) for a PNG whose first IDAT chunk is empty: harmless on every
 // libc, but undefined behaviour that the sanitizer build reports. Its copies go through this.
@@ -64,16 +63,15 @@ struct ImageGeometry {
 
 // Checks an image tensor for the encoders and returns its geometry.
 ImageGeometry check_image(const Tensor& image, const char* op, const std::string& label) {
-  HMR_CHECK(image.dtype() == DType::U8, DTypeError, op, ": '", label,
-            "': expected a uint8 image but found ", image.dtype());
-  HMR_CHECK(image.dim() == 2 || (image.dim() == 3 && image.size(2) >= 1 && image.size(2) <= 4),
-            ShapeError, op, ": '", label,
-            "': expected an image of shape (H, W, C) with C in 1..4 or (H, W) but found ",
+  HMR_CHECK(image.dtype() == DType::U8, DTypeError, op, ": '", label, "': expected a uint8 image but found ",
+            image.dtype());
+  HMR_CHECK(image.dim() == 2 || (image.dim() == 3 && image.size(2) >= 1 && image.size(2) <= 4), ShapeError,
+            op, ": '", label, "': expected an image of shape (H, W, C) with C in 1..4 or (H, W) but found ",
             image.sizes());
-  HMR_CHECK(image.size(0) > 0 && image.size(1) > 0 && image.size(0) <= (1 << 16) &&
-                image.size(1) <= (1 << 16),
-            ShapeError, op, ": '", label, "': image size ", image.sizes(),
-            " is empty or above 65536 pixels a side");
+  HMR_CHECK(
+      image.size(0) > 0 && image.size(1) > 0 && image.size(0) <= (1 << 16) && image.size(1) <= (1 << 16),
+      ShapeError, op, ": '", label, "': image size ", image.sizes(),
+      " is empty or above 65536 pixels a side");
   return {static_cast<int>(image.size(0)), static_cast<int>(image.size(1)),
           image.dim() == 3 ? static_cast<int>(image.size(2)) : 1};
 }
@@ -113,10 +111,10 @@ Tensor decode_image(const uint8_t* data, size_t size, const std::string& label, 
             "' cannot be decoded: corrupt JPEG (a Huffman table holds more than 256 codes)");
   int w = 0, h = 0, file_channels = 0;
   int len = static_cast<int>(size);
-  HMR_CHECK(stbi_info_from_memory(data, len, &w, &h, &file_channels), IOError, "read_image: '",
-            label, "' cannot be decoded: ", stb_reason());
-  HMR_CHECK(w > 0 && h > 0 && int64_t{w} * h <= max_pixels, IOError, "read_image: '", label,
-            "' declares ", w, "x", h, " pixels, above the limit of ", max_pixels);
+  HMR_CHECK(stbi_info_from_memory(data, len, &w, &h, &file_channels), IOError, "read_image: '", label,
+            "' cannot be decoded: ", stb_reason());
+  HMR_CHECK(w > 0 && h > 0 && int64_t{w} * h <= max_pixels, IOError, "read_image: '", label, "' declares ", w,
+            "x", h, " pixels, above the limit of ", max_pixels);
   int got_w = 0, got_h = 0;
   std::unique_ptr<stbi_uc, StbFree> pixels(
       stbi_load_from_memory(data, len, &got_w, &got_h, &file_channels, channels));
@@ -142,12 +140,11 @@ std::vector<uint8_t> encode(const Tensor& image, bool png, int quality, const st
             "': quality must be 1..100 but is ", quality);
   std::vector<uint8_t> pixels = contiguous_bytes(image);
   std::vector<uint8_t> out;
-  int ok = png ? stbi_write_png_to_func(append_bytes, &out, g.width, g.height, g.channels,
-                                        pixels.data(), g.width * g.channels)
-               : stbi_write_jpg_to_func(append_bytes, &out, g.width, g.height, g.channels,
-                                        pixels.data(), quality);
-  HMR_CHECK(ok != 0, IOError, op, ": stb could not encode the ", image.sizes(), " image for '",
-            label, "'");
+  int ok =
+      png ? stbi_write_png_to_func(append_bytes, &out, g.width, g.height, g.channels, pixels.data(),
+                                   g.width * g.channels)
+          : stbi_write_jpg_to_func(append_bytes, &out, g.width, g.height, g.channels, pixels.data(), quality);
+  HMR_CHECK(ok != 0, IOError, op, ": stb could not encode the ", image.sizes(), " image for '", label, "'");
   return out;
 }
 

@@ -13,19 +13,24 @@ namespace hmr::io {
 
 const char* json_type_name(Json::Type t) {
   switch (t) {
-    case Json::Type::Null: return "null";
-    case Json::Type::Bool: return "bool";
-    case Json::Type::Number: return "number";
-    case Json::Type::String: return "string";
-    case Json::Type::Array: return "array";
-    case Json::Type::Object: return "object";
+    case Json::Type::Null:
+      return "null";
+    case Json::Type::Bool:
+      return "bool";
+    case Json::Type::Number:
+      return "number";
+    case Json::Type::String:
+      return "string";
+    case Json::Type::Array:
+      return "array";
+    case Json::Type::Object:
+      return "object";
   }
   return "?";
 }
 
 void Json::expect(Type t) const {
-  HMR_CHECK(type_ == t, IOError, "json: expected ", json_type_name(t), " but found ",
-            json_type_name(type_));
+  HMR_CHECK(type_ == t, IOError, "json: expected ", json_type_name(t), " but found ", json_type_name(type_));
 }
 
 bool Json::as_bool() const {
@@ -47,14 +52,13 @@ const std::string& Json::as_string() const {
 }
 
 size_t Json::size() const {
-  HMR_CHECK(type_ == Type::Array || type_ == Type::Object, IOError,
-            "json: size() of a ", json_type_name(type_));
+  HMR_CHECK(type_ == Type::Array || type_ == Type::Object, IOError, "json: size() of a ",
+            json_type_name(type_));
   return items_.size();
 }
 const Json& Json::operator[](size_t i) const {
   expect(Type::Array);
-  HMR_CHECK(i < items_.size(), IOError, "json: index ", i, " out of range for an array of ",
-            items_.size());
+  HMR_CHECK(i < items_.size(), IOError, "json: index ", i, " out of range for an array of ", items_.size());
   return items_[i];
 }
 void Json::push_back(Json v) {
@@ -67,8 +71,7 @@ const std::vector<std::string>& Json::keys() const {
 }
 const Json& Json::value(size_t i) const {
   expect(Type::Object);
-  HMR_CHECK(i < items_.size(), IOError, "json: member ", i, " out of range for an object of ",
-            items_.size());
+  HMR_CHECK(i < items_.size(), IOError, "json: member ", i, " out of range for an object of ", items_.size());
   return items_[i];
 }
 const Json* Json::find(const std::string& key) const {
@@ -204,10 +207,14 @@ class Parser {
     for (int i = 0; i < 4; ++i) {
       char c = s_[pos_++];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= static_cast<unsigned>(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= static_cast<unsigned>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= static_cast<unsigned>(c - 'A' + 10);
-      else fail("bad hex digit in \\u escape");
+      if (c >= '0' && c <= '9')
+        v |= static_cast<unsigned>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= static_cast<unsigned>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= static_cast<unsigned>(c - 'A' + 10);
+      else
+        fail("bad hex digit in \\u escape");
     }
     return v;
   }
@@ -248,14 +255,30 @@ class Parser {
       fail_if(at_end(), "unterminated escape");
       char e = s_[pos_++];
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           unsigned cp = hex4();
           if (cp >= 0xD800 && cp <= 0xDBFF) {  // high surrogate: a low one must follow
@@ -269,7 +292,9 @@ class Parser {
           append_utf8(out, cp);
           break;
         }
-        default: --pos_; fail("bad escape");
+        default:
+          --pos_;
+          fail("bad escape");
       }
     }
   }
@@ -329,13 +354,27 @@ void write_string(std::string& out, const std::string& s) {
   out += '"';
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           out += "\\u00";
@@ -357,9 +396,15 @@ void newline(std::string& out, int indent, int depth) {
 
 void write_value(std::string& out, const Json& v, int indent, int depth) {
   switch (v.type()) {
-    case Json::Type::Null: out += "null"; return;
-    case Json::Type::Bool: out += v.as_bool() ? "true" : "false"; return;
-    case Json::Type::String: write_string(out, v.as_string()); return;
+    case Json::Type::Null:
+      out += "null";
+      return;
+    case Json::Type::Bool:
+      out += v.as_bool() ? "true" : "false";
+      return;
+    case Json::Type::String:
+      write_string(out, v.as_string());
+      return;
     case Json::Type::Number: {
       char buf[64];
       std::to_chars_result r{};

@@ -51,7 +51,7 @@ class Json {
   const Json& value(size_t i) const;
   const Json* find(const std::string& key) const;  // nullptr when absent
   const Json& at(const std::string& key) const;    // IOError naming the key when absent
-  void set(const std::string& key, Json v);         // inserts or replaces in place
+  void set(const std::string& key, Json v);        // inserts or replaces in place
 
  private:
   explicit Json(Type t) : type_(t) {}

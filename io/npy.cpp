@@ -59,8 +59,8 @@ class HeaderParser {
 
  private:
   void fail_if(bool bad, const std::string& why) const {
-    HMR_CHECK(!bad, IOError, "npy: '", label_, "': bad header (", why, ") at offset ", pos_,
-              " of '", s_.substr(0, 120), "'");
+    HMR_CHECK(!bad, IOError, "npy: '", label_, "': bad header (", why, ") at offset ", pos_, " of '",
+              s_.substr(0, 120), "'");
   }
   void skip_space() {
     while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n')) ++pos_;
@@ -134,8 +134,8 @@ struct ElementRule {
 ElementRule element_rule(const std::string& descr, const std::string& label, bool& big_endian) {
   HMR_CHECK(descr != "|O" && descr != "O", IOError, "npy: '", label,
             "' is an object array ('|O'), which needs pickle; not supported");
-  HMR_CHECK(descr.size() >= 3 && std::string("<>|=").find(descr[0]) != std::string::npos, IOError,
-            "npy: '", label, "': unsupported descr '", descr, "'");
+  HMR_CHECK(descr.size() >= 3 && std::string("<>|=").find(descr[0]) != std::string::npos, IOError, "npy: '",
+            label, "': unsupported descr '", descr, "'");
   big_endian = descr[0] == '>';
   std::string kind = descr.substr(1);
   if (kind == "f2") return {2, DType::F16, false, true};
@@ -212,14 +212,22 @@ std::vector<uint8_t> fortran_to_c(const std::vector<uint8_t>& src, const Shape& 
 
 const char* descr_of(DType t) {
   switch (t) {
-    case DType::Bool: return "|b1";
-    case DType::U8: return "|u1";
-    case DType::I32: return "<i4";
-    case DType::I64: return "<i8";
-    case DType::F16: return "<f2";
-    case DType::F32: return "<f4";
-    case DType::F64: return "<f8";
-    case DType::BF16: break;
+    case DType::Bool:
+      return "|b1";
+    case DType::U8:
+      return "|u1";
+    case DType::I32:
+      return "<i4";
+    case DType::I64:
+      return "<i8";
+    case DType::F16:
+      return "<f2";
+    case DType::F32:
+      return "<f4";
+    case DType::F64:
+      return "<f8";
+    case DType::BF16:
+      break;
   }
   return nullptr;
 }
@@ -234,11 +242,11 @@ std::string strip_npy(const std::string& name) {
 }  // namespace
 
 Tensor npy_from_bytes(const uint8_t* data, size_t size, const std::string& label) {
-  HMR_CHECK(size >= kMagicSize + 4 && std::memcmp(data, kMagic, kMagicSize) == 0, IOError, "npy: '",
-            label, "' is not an .npy file (bad magic)");
+  HMR_CHECK(size >= kMagicSize + 4 && std::memcmp(data, kMagic, kMagicSize) == 0, IOError, "npy: '", label,
+            "' is not an .npy file (bad magic)");
   uint8_t major = data[6];
-  HMR_CHECK(major >= 1 && major <= 3, IOError, "npy: '", label, "': unsupported format version ",
-            int(major), ".", int(data[7]));
+  HMR_CHECK(major >= 1 && major <= 3, IOError, "npy: '", label, "': unsupported format version ", int(major),
+            ".", int(data[7]));
   size_t len_bytes = major == 1 ? 2 : 4;
   HMR_CHECK(size >= 8 + len_bytes, IOError, "npy: '", label, "' is truncated in its header");
   uint64_t header_len = load_le(data + 8, static_cast<int>(len_bytes));
@@ -254,9 +262,9 @@ Tensor npy_from_bytes(const uint8_t* data, size_t size, const std::string& label
   uint64_t numel = checked_numel(h.shape, rule.file_size, what);
   const uint8_t* payload = data + start + header_len;
   uint64_t payload_size = size - start - header_len;
-  HMR_CHECK(payload_size == numel * static_cast<uint64_t>(rule.file_size), IOError, what,
-            ": shape ", h.shape, " of '", h.descr, "' needs ", numel * rule.file_size,
-            " data bytes but the file has ", payload_size);
+  HMR_CHECK(payload_size == numel * static_cast<uint64_t>(rule.file_size), IOError, what, ": shape ", h.shape,
+            " of '", h.descr, "' needs ", numel * rule.file_size, " data bytes but the file has ",
+            payload_size);
   std::vector<uint8_t> bytes = convert_elements(payload, numel, rule, big_endian);
   if (h.fortran_order && h.shape.size() > 1)
     bytes = fortran_to_c(bytes, h.shape, static_cast<size_t>(itemsize(rule.dtype)));
@@ -273,7 +281,8 @@ std::vector<uint8_t> npy_to_bytes(const Tensor& t) {
   HMR_CHECK(descr != nullptr, DTypeError, "save_npy: numpy has no ", t.dtype(),
             "; convert the tensor to float32 first");
   std::string header = str("{'descr': '", descr, "', 'fortran_order': False, 'shape': (");
-  for (int64_t d = 0; d < t.dim(); ++d) header += str(t.sizes()[d], t.dim() == 1 ? "," : (d + 1 < t.dim() ? ", " : ""));
+  for (int64_t d = 0; d < t.dim(); ++d)
+    header += str(t.sizes()[d], t.dim() == 1 ? "," : (d + 1 < t.dim() ? ", " : ""));
   header += "), }";
   // numpy pads with spaces so the data starts at a multiple of 64, and ends with a newline.
   size_t len_bytes = header.size() + 1 + 10 + 64 > 65535 ? 4 : 2;
@@ -301,10 +310,8 @@ TensorDict npz_from_zip(const ZipReader& zip) {
   for (const ZipEntry& e : zip.entries()) {
     std::vector<uint8_t> member = zip.read(e);
     std::string key = strip_npy(e.name);
-    HMR_CHECK(!dict.contains(key), IOError, "npz: '", zip.label(), "' has two arrays named '", key,
-              "'");
-    dict.set(key, npy_from_bytes(member.data(), member.size(),
-                                 str(zip.label(), " member ", e.name)));
+    HMR_CHECK(!dict.contains(key), IOError, "npz: '", zip.label(), "' has two arrays named '", key, "'");
+    dict.set(key, npy_from_bytes(member.data(), member.size(), str(zip.label(), " member ", e.name)));
   }
   return dict;
 }

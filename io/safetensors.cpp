@@ -20,9 +20,9 @@ struct DTypeName {
   const char* name;
   DType dtype;
 };
-constexpr DTypeName kDTypes[] = {{"F64", DType::F64}, {"F32", DType::F32}, {"F16", DType::F16},
-                                 {"BF16", DType::BF16}, {"I64", DType::I64}, {"I32", DType::I32},
-                                 {"U8", DType::U8},   {"BOOL", DType::Bool}};
+constexpr DTypeName kDTypes[] = {{"F64", DType::F64},   {"F32", DType::F32},  {"F16", DType::F16},
+                                 {"BF16", DType::BF16}, {"I64", DType::I64},  {"I32", DType::I32},
+                                 {"U8", DType::U8},     {"BOOL", DType::Bool}};
 
 DType parse_dtype(const std::string& s, const std::string& where) {
   for (const DTypeName& d : kDTypes)
@@ -67,8 +67,8 @@ SafetensorsFile safetensors_from_bytes(const uint8_t* data, size_t size, const s
   std::string file = str("safetensors: '", label, "'");
   HMR_CHECK(size >= 8, IOError, file, " is too small (", size, " bytes)");
   uint64_t header_len = le64(data);
-  HMR_CHECK(header_len <= kMaxHeader && header_len <= size - 8, IOError, file, ": header length ",
-            header_len, " exceeds the file (", size, " bytes) or the ", kMaxHeader, "-byte limit");
+  HMR_CHECK(header_len <= kMaxHeader && header_len <= size - 8, IOError, file, ": header length ", header_len,
+            " exceeds the file (", size, " bytes) or the ", kMaxHeader, "-byte limit");
   std::string_view text(reinterpret_cast<const char*>(data + 8), static_cast<size_t>(header_len));
   Json header = parse_json(text, label + " (header)", 64);
   HMR_CHECK(header.is_object(), IOError, file, ": header must be a JSON object");
@@ -83,15 +83,15 @@ SafetensorsFile safetensors_from_bytes(const uint8_t* data, size_t size, const s
     if (name == kMetadataKey) {
       HMR_CHECK(v.is_object(), IOError, file, ": __metadata__ must be an object of strings");
       for (size_t k = 0; k < v.size(); ++k) {
-        HMR_CHECK(v.value(k).is_string(), IOError, file, ": __metadata__ value of '",
-                  v.keys()[k], "' must be a string");
+        HMR_CHECK(v.value(k).is_string(), IOError, file, ": __metadata__ value of '", v.keys()[k],
+                  "' must be a string");
         out.metadata[v.keys()[k]] = v.value(k).as_string();
       }
       continue;
     }
     std::string where = str(file, " tensor '", name, "'");
-    HMR_CHECK(v.is_object() && v.find("dtype") && v.find("shape") && v.find("data_offsets"),
-              IOError, where, ": entry needs dtype, shape and data_offsets");
+    HMR_CHECK(v.is_object() && v.find("dtype") && v.find("shape") && v.find("data_offsets"), IOError, where,
+              ": entry needs dtype, shape and data_offsets");
     HMR_CHECK(v.at("dtype").is_string(), IOError, where, ": dtype must be a string");
     DType dtype = parse_dtype(v.at("dtype").as_string(), where);
     Shape shape = int_array(v.at("shape"), where, "shape");
@@ -99,15 +99,14 @@ SafetensorsFile safetensors_from_bytes(const uint8_t* data, size_t size, const s
     HMR_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1], IOError, where,
               ": data_offsets must be [begin, end] with begin <= end");
     uint64_t begin = static_cast<uint64_t>(offsets[0]), end = static_cast<uint64_t>(offsets[1]);
-    HMR_CHECK(end <= section_size, IOError, where, ": data_offsets [", begin, ", ", end,
-              "] lie outside the ", section_size, "-byte data section");
+    HMR_CHECK(end <= section_size, IOError, where, ": data_offsets [", begin, ", ", end, "] lie outside the ",
+              section_size, "-byte data section");
     // tensor_from_bytes checks that the range holds exactly shape * itemsize bytes.
-    out.tensors.set(name, tensor_from_bytes(section + begin, static_cast<size_t>(end - begin),
-                                            shape, dtype, where));
+    out.tensors.set(
+        name, tensor_from_bytes(section + begin, static_cast<size_t>(end - begin), shape, dtype, where));
     if (end > begin) ranges.push_back({begin, end, name});
   }
-  std::sort(ranges.begin(), ranges.end(),
-            [](const Range& a, const Range& b) { return a.begin < b.begin; });
+  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
   for (size_t i = 1; i < ranges.size(); ++i)
     HMR_CHECK(ranges[i].begin >= ranges[i - 1].end, IOError, file, ": tensors '", ranges[i - 1].name,
               "' and '", ranges[i].name, "' overlap");
@@ -128,9 +127,8 @@ std::vector<uint8_t> safetensors_to_bytes(const TensorDict& tensors,
               "save_safetensors: a tensor may not be named __metadata__");
     order.push_back(&item);
   }
-  std::stable_sort(order.begin(), order.end(), [](const auto* a, const auto* b) {
-    return a->second.itemsize() > b->second.itemsize();
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto* a, const auto* b) { return a->second.itemsize() > b->second.itemsize(); });
   std::map<std::string, std::pair<uint64_t, uint64_t>> offsets;
   uint64_t cursor = 0;
   for (const auto* item : order) {
@@ -162,7 +160,8 @@ std::vector<uint8_t> safetensors_to_bytes(const TensorDict& tensors,
 
   std::vector<uint8_t> out;
   out.reserve(8 + text.size() + cursor);
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * i)));
+  for (int i = 0; i < 8; ++i)
+    out.push_back(static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * i)));
   out.insert(out.end(), text.begin(), text.end());
   for (const auto* item : order) {
     std::vector<uint8_t> bytes = contiguous_bytes(item->second);

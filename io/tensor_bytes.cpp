@@ -33,8 +33,8 @@ uint64_t checked_numel(const Shape& sizes, int64_t itemsize, const std::string& 
   uint64_t numel = 1;
   for (int64_t s : sizes) {
     HMR_CHECK(s >= 0, IOError, what, ": negative dimension in shape ", sizes);
-    HMR_CHECK(s == 0 || numel <= kLimit / static_cast<uint64_t>(s), IOError, what, ": shape ",
-              sizes, " is too large");
+    HMR_CHECK(s == 0 || numel <= kLimit / static_cast<uint64_t>(s), IOError, what, ": shape ", sizes,
+              " is too large");
     numel *= static_cast<uint64_t>(s);
   }
   HMR_CHECK(numel <= kLimit / static_cast<uint64_t>(itemsize), IOError, what, ": shape ", sizes,

@@ -108,8 +108,8 @@ void put64(std::vector<uint8_t>& o, uint64_t v) {
 
 std::vector<uint8_t> deflate_raw(const uint8_t* data, size_t n, const std::string& what) {
   z_stream zs{};
-  HMR_CHECK(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK,
-            IOError, what, ": zlib deflateInit failed");
+  HMR_CHECK(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK, IOError,
+            what, ": zlib deflateInit failed");
   std::vector<uint8_t> out(deflateBound(&zs, static_cast<uLong>(n)) + 16);
   zs.next_in = const_cast<Bytef*>(data);
   zs.next_out = out.data();
@@ -192,8 +192,8 @@ ZipReader ZipReader::from_bytes(std::vector<uint8_t> bytes, std::string label) {
 
 void ZipReader::parse() {
   const std::string& L = label_;
-  HMR_CHECK(size_ >= kEndSize, IOError, "zip: '", L, "' is too small to be a zip archive (",
-            size_, " bytes)");
+  HMR_CHECK(size_ >= kEndSize, IOError, "zip: '", L, "' is too small to be a zip archive (", size_,
+            " bytes)");
   // The end record sits in the last 22 + 65535 (comment) bytes; scan backwards for it.
   size_t lowest = size_ > kEndSize + kMax16 ? size_ - kEndSize - kMax16 : 0;
   size_t end_pos = std::numeric_limits<size_t>::max();
@@ -209,13 +209,13 @@ void ZipReader::parse() {
   uint64_t count = le16(end + 10);
   uint64_t cd_size = le32(end + 12);
   uint64_t cd_offset = le32(end + 16);
-  HMR_CHECK(le16(end + 4) == 0 && le16(end + 6) == 0 && le16(end + 8) == le16(end + 10), IOError,
-            "zip: '", L, "' is a multi-disk archive (unsupported)");
+  HMR_CHECK(le16(end + 4) == 0 && le16(end + 6) == 0 && le16(end + 8) == le16(end + 10), IOError, "zip: '", L,
+            "' is a multi-disk archive (unsupported)");
 
   uint64_t cd_limit = end_pos;  // the central directory ends before the end record(s)
   if (count == kMax16 || cd_size == kMax32 || cd_offset == kMax32) {
-    HMR_CHECK(end_pos >= kZip64LocatorSize && le32(end - kZip64LocatorSize) == kZip64LocatorSig,
-              IOError, "zip: '", L, "': end record asks for zip64 but the zip64 locator is missing");
+    HMR_CHECK(end_pos >= kZip64LocatorSize && le32(end - kZip64LocatorSize) == kZip64LocatorSig, IOError,
+              "zip: '", L, "': end record asks for zip64 but the zip64 locator is missing");
     uint64_t z_end = le64(end - kZip64LocatorSize + 8);
     HMR_CHECK(z_end <= end_pos - kZip64LocatorSize &&
                   in_bounds(z_end, kZip64EndSize, end_pos - kZip64LocatorSize) &&
@@ -225,13 +225,12 @@ void ZipReader::parse() {
     count = le64(z + 32);
     cd_size = le64(z + 40);
     cd_offset = le64(z + 48);
-    HMR_CHECK(le32(z + 16) == 0 && le32(z + 20) == 0 && le64(z + 24) == count, IOError, "zip: '",
-              L, "' is a multi-disk archive (unsupported)");
+    HMR_CHECK(le32(z + 16) == 0 && le32(z + 20) == 0 && le64(z + 24) == count, IOError, "zip: '", L,
+              "' is a multi-disk archive (unsupported)");
     cd_limit = z_end;
   }
-  HMR_CHECK(in_bounds(cd_offset, cd_size, cd_limit), IOError, "zip: '", L,
-            "': central directory (offset ", cd_offset, ", ", cd_size,
-            " bytes) lies outside the archive");
+  HMR_CHECK(in_bounds(cd_offset, cd_size, cd_limit), IOError, "zip: '", L, "': central directory (offset ",
+            cd_offset, ", ", cd_size, " bytes) lies outside the archive");
   HMR_CHECK(count <= cd_size / kCentralHeaderSize, IOError, "zip: '", L, "': ", count,
             " entries cannot fit in a central directory of ", cd_size, " bytes");
 
@@ -242,8 +241,8 @@ void ZipReader::parse() {
   const uint64_t cd_end = cd_offset + cd_size;
   for (uint64_t i = 0; i < count; ++i) {
     std::string where = str("zip: '", L, "' central directory entry ", i);
-    HMR_CHECK(in_bounds(pos, kCentralHeaderSize, cd_end) && le32(data_ + pos) == kCentralHeaderSig,
-              IOError, where, ": bad signature or truncated at offset ", pos);
+    HMR_CHECK(in_bounds(pos, kCentralHeaderSize, cd_end) && le32(data_ + pos) == kCentralHeaderSig, IOError,
+              where, ": bad signature or truncated at offset ", pos);
     const uint8_t* h = data_ + pos;
     uint16_t flags = le16(h + 8);
     ZipEntry e;
@@ -253,15 +252,14 @@ void ZipReader::parse() {
     e.size = le32(h + 24);
     size_t name_len = le16(h + 28), extra_len = le16(h + 30), comment_len = le16(h + 32);
     uint64_t local = le32(h + 42);
-    HMR_CHECK(in_bounds(pos + kCentralHeaderSize, name_len + extra_len + comment_len, cd_end),
-              IOError, where, ": name/extra/comment run past the central directory");
+    HMR_CHECK(in_bounds(pos + kCentralHeaderSize, name_len + extra_len + comment_len, cd_end), IOError, where,
+              ": name/extra/comment run past the central directory");
     e.name.assign(reinterpret_cast<const char*>(h + kCentralHeaderSize), name_len);
     where = str("zip: '", L, "' entry '", e.name, "'");
-    apply_zip64_extra(h + kCentralHeaderSize + name_len, extra_len,
-                      {&e.size, &e.compressed_size, &local}, where);
+    apply_zip64_extra(h + kCentralHeaderSize + name_len, extra_len, {&e.size, &e.compressed_size, &local},
+                      where);
     HMR_CHECK((flags & 1) == 0, IOError, where, " is encrypted (unsupported)");
-    HMR_CHECK(names.insert(e.name).second, IOError, "zip: '", L, "' has two entries named '",
-              e.name, "'");
+    HMR_CHECK(names.insert(e.name).second, IOError, "zip: '", L, "' has two entries named '", e.name, "'");
 
     HMR_CHECK(in_bounds(local, kLocalHeaderSize, cd_offset) && le32(data_ + local) == kLocalHeaderSig,
               IOError, where, ": local header at offset ", local, " is missing or truncated");
@@ -289,8 +287,8 @@ std::vector<uint8_t> ZipReader::read(const std::string& name) const {
 const uint8_t* ZipReader::stored_data(const ZipEntry& e) const {
   std::string where = str("zip: '", label_, "' entry '", e.name, "'");
   HMR_CHECK(e.method == 0, IOError, where, " is compressed (method ", e.method, "), not stored");
-  HMR_CHECK(e.size == e.compressed_size && in_bounds(e.offset_of_data, e.size, size_), IOError,
-            where, ": stored sizes disagree (", e.size, " vs ", e.compressed_size, ")");
+  HMR_CHECK(e.size == e.compressed_size && in_bounds(e.offset_of_data, e.size, size_), IOError, where,
+            ": stored sizes disagree (", e.size, " vs ", e.compressed_size, ")");
   return data_ + e.offset_of_data;
 }
 
@@ -303,8 +301,8 @@ std::vector<uint8_t> ZipReader::read(const ZipEntry& e) const {
   if (e.method == 0) {
     out.assign(stored_data(e), stored_data(e) + e.size);
   } else if (e.method == 8) {
-    HMR_CHECK(e.size / kMaxDeflateRatio <= e.compressed_size, IOError, where, ": declared size ",
-              e.size, " is impossible for ", e.compressed_size, " deflated bytes");
+    HMR_CHECK(e.size / kMaxDeflateRatio <= e.compressed_size, IOError, where, ": declared size ", e.size,
+              " is impossible for ", e.compressed_size, " deflated bytes");
     // Grow the output as inflate actually produces bytes, so a lying header cannot make us
     // allocate more than the stream really holds (plus one chunk). One byte of room beyond the
     // declared size reveals a stream that is longer than declared.
@@ -333,10 +331,9 @@ std::vector<uint8_t> ZipReader::read(const ZipEntry& e) const {
     }
     std::string zlib_reason = zs.msg ? zs.msg : "stream is truncated";
     inflateEnd(&zs);
-    HMR_CHECK(produced <= e.size, IOError, where, ": deflated data is longer than the declared ",
-              e.size, " bytes");
-    HMR_CHECK(rc == Z_STREAM_END, IOError, where, ": corrupt deflate stream (zlib: ", zlib_reason,
-              ")");
+    HMR_CHECK(produced <= e.size, IOError, where, ": deflated data is longer than the declared ", e.size,
+              " bytes");
+    HMR_CHECK(rc == Z_STREAM_END, IOError, where, ": corrupt deflate stream (zlib: ", zlib_reason, ")");
     HMR_CHECK(produced == e.size, IOError, where, ": inflated to ", produced,
               " bytes but the directory declares ", e.size);
     out.resize(produced);
@@ -345,8 +342,7 @@ std::vector<uint8_t> ZipReader::read(const ZipEntry& e) const {
               " (only stored and deflated are supported)");
   }
   uint32_t crc = crc_of(out.data(), out.size());
-  HMR_CHECK(crc == e.crc32, IOError, where, ": CRC mismatch (stored ", e.crc32, ", computed ", crc,
-            ")");
+  HMR_CHECK(crc == e.crc32, IOError, where, ": CRC mismatch (stored ", e.crc32, ", computed ", crc, ")");
   return out;
 }
 
@@ -379,8 +375,8 @@ void ZipWriter::add(const std::string& name, const void* data, size_t n, bool de
   put16(out_, zip64 ? 45 : 20);  // version needed: 4.5 for zip64, 2.0 for deflate
   put16(out_, 0x0800);           // names are UTF-8
   put16(out_, w.method);
-  put16(out_, 0);                // time 00:00
-  put16(out_, 0x21);             // date 1980-01-01
+  put16(out_, 0);     // time 00:00
+  put16(out_, 0x21);  // date 1980-01-01
   put32(out_, w.crc);
   put32(out_, zip64 ? kMax32 : csize);
   put32(out_, zip64 ? kMax32 : n);
@@ -423,9 +419,9 @@ std::vector<uint8_t> ZipWriter::finish_to_bytes() {
     put32(out_, big_size ? kMax32 : w.size);
     put16(out_, w.name.size());
     put16(out_, z_len ? z_len + 4 : 0);
-    put16(out_, 0);        // comment
-    put16(out_, 0);        // disk
-    put16(out_, 0);        // internal attributes
+    put16(out_, 0);            // comment
+    put16(out_, 0);            // disk
+    put16(out_, 0);            // internal attributes
     put32(out_, 0644u << 16);  // external attributes: a regular file, rw-r--r--
     put32(out_, big_offset ? kMax32 : w.local_offset);
     out_.insert(out_.end(), w.name.begin(), w.name.end());

@@ -13,10 +13,10 @@ namespace hmr::io {
 
 struct ZipEntry {
   std::string name;
-  uint64_t offset_of_data = 0;   // absolute offset of the member's (compressed) bytes
+  uint64_t offset_of_data = 0;  // absolute offset of the member's (compressed) bytes
   uint64_t compressed_size = 0;
-  uint64_t size = 0;             // uncompressed
-  uint16_t method = 0;           // 0 stored, 8 deflated (others are listed but cannot be read)
+  uint64_t size = 0;    // uncompressed
+  uint16_t method = 0;  // 0 stored, 8 deflated (others are listed but cannot be read)
   uint32_t crc32 = 0;
 };
 
@@ -62,8 +62,7 @@ class ZipWriter {
   // align: pad the local header's extra field so the data starts at a multiple of align
   // (PyTorch aligns storages to 64 so they can be mapped in place). Stored members only
   // matter for alignment, but any member accepts it.
-  void add(const std::string& name, const void* data, size_t n, bool deflate = false,
-           size_t align = 0);
+  void add(const std::string& name, const void* data, size_t n, bool deflate = false, size_t align = 0);
   void close();
   // The archive as close() would write it (for from_bytes round trips and tests).
   std::vector<uint8_t> finish_to_bytes();

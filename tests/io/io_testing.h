@@ -69,8 +69,8 @@ class Rng {
 // One to four random edits of the kinds that break parsers: bit flips, "interesting" byte and
 // 32-bit values (0, 0xFF.., sizes near limits), truncation, insertion, deletion, chunk copies.
 inline std::vector<uint8_t> mutate(const std::vector<uint8_t>& seed, Rng& rng) {
-  static const uint32_t kInteresting[] = {0, 1, 0x7F, 0x80, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF,
-                                          0x10000, 64, 1u << 20};
+  static const uint32_t kInteresting[] = {0,          1,          0x7F,    0x80, 0xFF,    0xFFFF,
+                                          0x7FFFFFFF, 0xFFFFFFFF, 0x10000, 64,   1u << 20};
   std::vector<uint8_t> b = seed;
   int edits = 1 + static_cast<int>(rng.below(4));
   for (int k = 0; k < edits; ++k) {

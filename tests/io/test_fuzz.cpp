@@ -54,10 +54,9 @@ TEST(IoFuzz, Zip) {
 }
 
 TEST(IoFuzz, Npy) {
-  run_corpus(hmr::fuzz::fuzz_npy,
-             fixtures({"np_le_f4.npy", "np_be_i2.npy", "np_fortran_f4.npy", "np_v3_f4.npy",
-                       "np_scalar_f8.npy"}),
-             2);
+  run_corpus(
+      hmr::fuzz::fuzz_npy,
+      fixtures({"np_le_f4.npy", "np_be_i2.npy", "np_fortran_f4.npy", "np_v3_f4.npy", "np_scalar_f8.npy"}), 2);
 }
 
 TEST(IoFuzz, Npz) {

@@ -20,7 +20,9 @@ using hmr::testing::read_bytes;
 namespace {
 
 // The script's image_pixels: (y * 40 + x * 13 + k * 85) % 256.
-uint8_t pixel(int64_t y, int64_t x, int64_t k) { return static_cast<uint8_t>((y * 40 + x * 13 + k * 85) % 256); }
+uint8_t pixel(int64_t y, int64_t x, int64_t k) {
+  return static_cast<uint8_t>((y * 40 + x * 13 + k * 85) % 256);
+}
 
 Tensor pattern(int64_t h, int64_t w, int64_t c) {
   std::vector<uint8_t> v;
@@ -31,7 +33,9 @@ Tensor pattern(int64_t h, int64_t w, int64_t c) {
 }
 
 // Luma as stb computes it for RGB -> grey: (77 r + 150 g + 29 b) >> 8.
-uint8_t stb_luma(uint8_t r, uint8_t g, uint8_t b) { return static_cast<uint8_t>((r * 77 + g * 150 + b * 29) >> 8); }
+uint8_t stb_luma(uint8_t r, uint8_t g, uint8_t b) {
+  return static_cast<uint8_t>((r * 77 + g * 150 + b * 29) >> 8);
+}
 
 }  // namespace
 

@@ -58,9 +58,10 @@ TEST(IoJson, ErrorsGiveTheOffset) {
   msg = error_message([] { parse_json(R"({"a": 1, "a": 2})"); });
   EXPECT_NE(msg.find("duplicate key 'a'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("offset 9"), std::string::npos) << msg;
-  for (const char* bad : {"", "01", "-", "1.", "1e", ".5", "+1", "[1 2]", "{\"a\" 1}", "{1: 2}",
-                          "\"abc", "\"a\x01\"", "tru", "nul", "[1,]", "{\"a\":1,}", "1 2", "1e999",
-                          "\"\\x\"", "[", "{", "NaN", "Infinity"}) {
+  for (const char* bad :
+       {"",          "01",     "-",       "1.",        "1e",  ".5",  "+1",      "[1 2]",
+        "{\"a\" 1}", "{1: 2}", "\"abc",   "\"a\x01\"", "tru", "nul", "[1,]",    "{\"a\":1,}",
+        "1 2",       "1e999",  "\"\\x\"", "[",         "{",   "NaN", "Infinity"}) {
     EXPECT_THROW(parse_json(bad), IOError) << "'" << bad << "'";
   }
 }
@@ -85,12 +86,14 @@ TEST(IoJson, WriterFormsAndRoundTrips) {
   v.set("b", Json());
   v.set("c", true);
   EXPECT_EQ(to_json(v), R"({"a":[1,2.5,"x\n\"\u0001"],"b":null,"c":true})");
-  EXPECT_EQ(to_json(v, 2), "{\n  \"a\": [\n    1,\n    2.5,\n    \"x\\n\\\"\\u0001\"\n  ],\n"
-                           "  \"b\": null,\n  \"c\": true\n}");
+  EXPECT_EQ(to_json(v, 2),
+            "{\n  \"a\": [\n    1,\n    2.5,\n    \"x\\n\\\"\\u0001\"\n  ],\n"
+            "  \"b\": null,\n  \"c\": true\n}");
   Json back = parse_json(to_json(v, 2));
   EXPECT_EQ(to_json(back), to_json(v));
   // Doubles round-trip exactly through the shortest representation.
-  for (double d : {0.1, 1.0 / 3.0, -2.5e-300, 6.02214076e23}) EXPECT_EQ(parse_json(to_json(Json(d))).as_double(), d);
+  for (double d : {0.1, 1.0 / 3.0, -2.5e-300, 6.02214076e23})
+    EXPECT_EQ(parse_json(to_json(Json(d))).as_double(), d);
   EXPECT_THROW(to_json(Json(std::nan(""))), IOError);
   EXPECT_EQ(to_json(Json::object()), "{}");
   EXPECT_EQ(to_json(Json::array(), 2), "[]");

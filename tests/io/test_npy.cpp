@@ -25,10 +25,14 @@ enum class Kind { Float, Signed, Unsigned, Bool };
 // The fixture script's arange_values(dtype, shape), element i of n, as a double.
 double expected_value(Kind kind, int64_t i, int64_t n) {
   switch (kind) {
-    case Kind::Bool: return i % 3 == 0 ? 1 : 0;
-    case Kind::Float: return (static_cast<double>(i) - static_cast<double>(n) / 2) * 0.25;
-    case Kind::Unsigned: return static_cast<double>(i * 7 % 256);
-    case Kind::Signed: return static_cast<double>((i - n / 2) * 3);
+    case Kind::Bool:
+      return i % 3 == 0 ? 1 : 0;
+    case Kind::Float:
+      return (static_cast<double>(i) - static_cast<double>(n) / 2) * 0.25;
+    case Kind::Unsigned:
+      return static_cast<double>(i * 7 % 256);
+    case Kind::Signed:
+      return static_cast<double>((i - n / 2) * 3);
   }
   return 0;
 }
@@ -139,8 +143,7 @@ TEST(IoNpy, SavedFileIsByteIdenticalToNumpys) {
 TEST(IoNpy, RoundTripsAllDtypesAndShapes) {
   hmr::testing::ScratchDir dir;
   const Shape shapes[] = {{}, {0}, {5}, {2, 3}, {2, 0, 3}, {1, 2, 3, 4}};
-  for (DType dtype : {DType::Bool, DType::U8, DType::I32, DType::I64, DType::F16, DType::F32,
-                      DType::F64}) {
+  for (DType dtype : {DType::Bool, DType::U8, DType::I32, DType::I64, DType::F16, DType::F32, DType::F64}) {
     for (const Shape& shape : shapes) {
       SCOPED_TRACE(str(dtype, " ", shape));
       Tensor t = make_tensor(dtype, shape, kind_of(dtype));
@@ -159,8 +162,8 @@ TEST(IoNpy, NonContiguousInputIsWrittenInLogicalOrder) {
   for (int i = 0; i < 12; ++i) v[i] = static_cast<float>(i);
   Tensor base = Tensor::from_vector(v, {3, 4});
   Tensor transposed = Tensor::make_view(base.storage(), {4, 3}, {1, 4}, 0, DType::F32);
-  Tensor back = io::npy_from_bytes(io::npy_to_bytes(transposed).data(),
-                                   io::npy_to_bytes(transposed).size(), "t");
+  Tensor back =
+      io::npy_from_bytes(io::npy_to_bytes(transposed).data(), io::npy_to_bytes(transposed).size(), "t");
   std::vector<float> got = back.to_vector<float>();
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 3; ++j) EXPECT_EQ(got[i * 3 + j], v[j * 4 + i]);

@@ -50,8 +50,8 @@ TEST(IoSafetensors, LoadsHandBuiltFile) {
   EXPECT_EQ(f.metadata.at("format"), "pt");
   EXPECT_EQ(f.metadata.at("note"), "caf\xC3\xA9 \"quoted\"");
   const TensorDict& t = f.tensors;
-  EXPECT_EQ(t.keys(), (std::vector<std::string>{"weight", "bias", "half", "bf16", "idx", "i32", "u8",
-                                                "mask", "scalar", "empty"}));
+  EXPECT_EQ(t.keys(), (std::vector<std::string>{"weight", "bias", "half", "bf16", "idx", "i32", "u8", "mask",
+                                                "scalar", "empty"}));
   // The script's formulas: floats (i - n/2) * 0.25, ints (i - n//2) * 3, u8 i*7, bool i%3==0.
   EXPECT_EQ(t.at("weight").to_vector<double>(), (std::vector<double>{-0.75, -0.5, -0.25, 0, 0.25, 0.5}));
   EXPECT_EQ(t.at("weight").sizes(), (Shape{2, 3}));
@@ -74,8 +74,8 @@ TEST(IoSafetensors, RoundTripsEveryDtypeShapeAndMetadata) {
   hmr::testing::ScratchDir dir;
   TensorDict d;
   int k = 0;
-  for (DType dtype : {DType::Bool, DType::U8, DType::I32, DType::I64, DType::F16, DType::BF16,
-                      DType::F32, DType::F64}) {
+  for (DType dtype :
+       {DType::Bool, DType::U8, DType::I32, DType::I64, DType::F16, DType::BF16, DType::F32, DType::F64}) {
     for (const Shape& shape : {Shape{}, Shape{0}, Shape{3}, Shape{2, 0, 3}, Shape{2, 3, 4}})
       d.set(str("t", k++, "_", dtype), filled(dtype, shape));
   }

@@ -90,6 +90,7 @@ PickleValue rebuild_tensor(PickleArena& arena, const std::vector<PickleValue>& a
   Shape sizes, strides;
   for (const PickleValue& v : args[2].elements()) sizes.push_back(v.as_int());
   for (const PickleValue& v : args[3].elements()) strides.push_back(v.as_int());
+  HMR_CHECK(sizes.size() <= 64, IOError, "torch: tensor with ", sizes.size(), " dimensions");
   HMR_CHECK(sizes.size() == strides.size(), IOError, "torch: tensor size ", sizes, " and stride ", strides,
             " differ in length");
   int64_t numel = storage.numel();
@@ -166,8 +167,10 @@ TorchFile load_zip(const ZipReader& zip) {
     int64_t numel = pid[4].as_int();
     const ZipEntry* e = zip.find(prefix + "data/" + key);
     HMR_CHECK(e, IOError, "torch: ", zip.label(), " has no member ", prefix, "data/", key);
-    HMR_CHECK(numel >= 0 && static_cast<uint64_t>(numel) * t.file_itemsize == e->size, IOError,
-              "torch: storage ", key, " declares ", numel, " elements of ", t.file_itemsize,
+    // Divide rather than multiply: a hostile numel must not wrap around to the member size.
+    HMR_CHECK(numel >= 0 && static_cast<uint64_t>(numel) == e->size / t.file_itemsize &&
+                  e->size % t.file_itemsize == 0,
+              IOError, "torch: storage ", key, " declares ", numel, " elements of ", t.file_itemsize,
               " bytes but its member holds ", e->size, " bytes");
     Tensor s;
     if (e->method == 0) {

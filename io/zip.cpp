@@ -13,7 +13,6 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
-#include <unordered_set>
 
 #include "io/file.h"
 #include "tensor/error.h"
@@ -236,7 +235,7 @@ void ZipReader::parse() {
 
   entries_.clear();
   entries_.reserve(static_cast<size_t>(count));
-  std::unordered_set<std::string> names;
+  index_.clear();
   uint64_t pos = cd_offset;
   const uint64_t cd_end = cd_offset + cd_size;
   for (uint64_t i = 0; i < count; ++i) {
@@ -259,7 +258,8 @@ void ZipReader::parse() {
     apply_zip64_extra(h + kCentralHeaderSize + name_len, extra_len, {&e.size, &e.compressed_size, &local},
                       where);
     HMR_CHECK((flags & 1) == 0, IOError, where, " is encrypted (unsupported)");
-    HMR_CHECK(names.insert(e.name).second, IOError, "zip: '", L, "' has two entries named '", e.name, "'");
+    HMR_CHECK(index_.emplace(e.name, entries_.size()).second, IOError, "zip: '", L,
+              "' has two entries named '", e.name, "'");
 
     HMR_CHECK(in_bounds(local, kLocalHeaderSize, cd_offset) && le32(data_ + local) == kLocalHeaderSig,
               IOError, where, ": local header at offset ", local, " is missing or truncated");
@@ -273,9 +273,8 @@ void ZipReader::parse() {
 }
 
 const ZipEntry* ZipReader::find(const std::string& name) const {
-  for (const ZipEntry& e : entries_)
-    if (e.name == name) return &e;
-  return nullptr;
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &entries_[it->second];
 }
 
 std::vector<uint8_t> ZipReader::read(const std::string& name) const {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace hmr::io {
@@ -51,6 +52,7 @@ class ZipReader {
   size_t size_ = 0;
   std::string label_;
   std::vector<ZipEntry> entries_;
+  std::unordered_map<std::string, size_t> index_;  // name -> position in entries_
 };
 
 // Builds an archive in memory; close() writes it atomically (temporary file + rename), so a

@@ -58,6 +58,7 @@ bool any_requires_grad(const std::vector<Tensor>& inputs) {
 
 Edge gradient_edge(const Tensor& t) {
   if (!t.defined()) return {};
+  refresh_view_history(t);
   AutogradMeta* meta = t.impl_ptr()->autograd.get();
   if (!meta || !meta->requires_grad) return {};
   if (meta->grad_fn) return {meta->grad_fn, meta->output_nr};
@@ -124,7 +125,24 @@ void mark_view(const Tensor& out, const Tensor& base) {
   // Also when base needs no grad: writing a tensor that does into the view must give base history.
   if (!GradMode::is_enabled()) return;
   const auto& bm = base.impl_ptr()->autograd;
-  meta_of(out).view_base = bm && bm->view_base ? bm->view_base : base.impl_shared();
+  AutogradMeta& m = meta_of(out);
+  m.view_base = bm && bm->view_base ? bm->view_base : base.impl_shared();
+  m.view_version = out.version();
+}
+
+void refresh_view_history(const Tensor& t) {
+  AutogradMeta* m = t.impl_ptr()->autograd.get();
+  if (!m || !m->view_base || m->view_version == t.version()) return;
+  m->view_version = t.version();  // first, so the regeneration below cannot recurse here
+  Tensor base(m->view_base);
+  // A base without history has nothing to replay; writes into a non-contiguous base with
+  // autograd are refused in rebase_history, so only a no-grad write could reach here.
+  if (!base.requires_grad() || !base.is_contiguous()) return;
+  EnableGradGuard grad_on;
+  Tensor again = as_strided(base, t.sizes(), t.strides(), t.offset());
+  m->requires_grad = true;
+  m->grad_fn = again.grad_fn();
+  m->output_nr = 0;
 }
 
 void check_inplace(const Tensor& self, const char* op) {
@@ -184,6 +202,7 @@ void rebase_history(const Tensor& self, const Tensor& result, const char* op) {
   m.requires_grad = true;
   m.grad_fn = view_again.grad_fn();
   m.output_nr = 0;
+  m.view_version = self.version();
 }
 
 }  // namespace hmr

@@ -53,6 +53,11 @@ std::vector<Tensor> record_multi(const char* name, const std::vector<Tensor>& in
 // base's history). Called by the view ops after record().
 void mark_view(const Tensor& out, const Tensor& base);
 
+// A view whose storage was written in place since its history was made gets its history
+// regenerated as a strided view of the base's current history. Called wherever a tensor's
+// grad_fn is read (gradient edges, Tensor::grad_fn/requires_grad/is_leaf); cheap when fresh.
+void refresh_view_history(const Tensor& t);
+
 // For in-place ops: checks that self may be written (not a leaf requiring grad), then, after
 // the op computed `result` (out of place, with history) and its data was written into self,
 // moves result's history onto self — through the view base when self is a view.

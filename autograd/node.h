@@ -85,6 +85,10 @@ struct AutogradMeta {
   bool retains_grad = false;
   // Views: the tensor whose storage this one looks into (null when not a view).
   std::shared_ptr<TensorImpl> view_base;
+  // The storage version this view's grad_fn was made at. A later in-place write anywhere in the
+  // storage (through the base or another view) makes the history stale; it is regenerated
+  // from the base's current history on next use (refresh_view_history), as PyTorch does.
+  uint32_t view_version = 0;
 };
 
 // A tensor saved for backward. unpack() returns it, or throws AutogradError if its storage

@@ -17,6 +17,7 @@ AutogradMeta& meta(const Tensor& t) {
 }  // namespace
 
 bool Tensor::requires_grad() const {
+  refresh_view_history(*this);
   const auto& m = impl().autograd;
   return m && m->requires_grad;
 }
@@ -47,11 +48,13 @@ void Tensor::zero_grad() const {
 }
 
 bool Tensor::is_leaf() const {
+  refresh_view_history(*this);
   const auto& m = impl().autograd;
   return !m || !m->grad_fn;
 }
 
 std::shared_ptr<Node> Tensor::grad_fn() const {
+  refresh_view_history(*this);
   const auto& m = impl().autograd;
   return m ? m->grad_fn : nullptr;
 }

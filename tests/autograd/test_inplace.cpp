@@ -297,3 +297,38 @@ TEST(InPlace, CompositeMatchesPyTorch) {
   expect_close(b.grad(), kCompositeGradB, "grad b");
   expect_close(c.grad(), kCompositeGradC, "grad c");
 }
+
+// A view made before an in-place write to its base reads the base's new history (PyTorch
+// regenerates the view's grad_fn when the storage version moved).
+TEST(InPlace, ViewTakenBeforeAWriteToItsBaseSeesTheNewHistory) {
+  Tensor x = leaf({1, 1, 1});
+  Tensor b = x * 1.0;
+  Tensor v = b.slice(0, 0, 2);
+  b.mul_(2);
+  EXPECT_EQ(v.to_vector<double>(), (Values{2, 2}));
+  v.sum().backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (Values{2, 2, 0}));
+}
+
+TEST(InPlace, WriteThroughOneViewReachesASiblingView) {
+  Tensor x = leaf({1, 2, 3});
+  Tensor b = x * 1.0;
+  Tensor v1 = b.slice(0, 0, 2);
+  Tensor v2 = b.slice(0, 1, 3);
+  v1.mul_(3);  // b = (3 x0, 3 x1, x2)
+  EXPECT_EQ(v2.to_vector<double>(), (Values{6, 3}));
+  v2.sum().backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (Values{0, 3, 1}));
+}
+
+TEST(InPlace, ViewOfAConstantBufferRequiresGradAfterTheBufferIsWritten) {
+  Tensor x = leaf({1, 2, 3});
+  Tensor buf = zeros({3}, DType::F64);
+  Tensor v = buf.slice(0, 0, 2);
+  EXPECT_FALSE(v.requires_grad());
+  buf.copy_(x * 2.0);
+  EXPECT_TRUE(v.requires_grad());
+  EXPECT_FALSE(v.is_leaf());
+  v.sum().backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (Values{2, 2, 0}));
+}

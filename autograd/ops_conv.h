@@ -19,9 +19,9 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(), S
               Size2 padding = {0, 0}, Size2 dilation = {1, 1}, int64_t groups = 1);
 // x (N, C, H, W), w (C, K / groups, kH, kW), bias (K) -> (N, K, oH, oW) with
 // oH = (H - 1) sH - 2 pH + dH (kH - 1) + output_padding_h + 1. Argument order as torch's.
-Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(), Size2 stride = {1, 1},
-                        Size2 padding = {0, 0}, Size2 output_padding = {0, 0}, int64_t groups = 1,
-                        Size2 dilation = {1, 1});
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(),
+                        Size2 stride = {1, 1}, Size2 padding = {0, 0}, Size2 output_padding = {0, 0},
+                        int64_t groups = 1, Size2 dilation = {1, 1});
 
 // stride defaults to kernel_size. Indices are flat (h * W + w) within each (H, W) plane.
 Tensor max_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride = std::nullopt,

@@ -34,7 +34,8 @@ Tensor as_planes(const Tensor& t) {
 void check_conv(const char* op, const Tensor& in, const Tensor& w, const ConvGeometry& g, const Tensor& out,
                 const Shape& in_shape, const Shape& out_shape) {
   HMR_CHECK(g.groups > 0 && g.in_channels % g.groups == 0 && g.out_channels % g.groups == 0, ValueError, op,
-            ": groups ", g.groups, " must divide the channel counts ", g.in_channels, " and ", g.out_channels);
+            ": groups ", g.groups, " must divide the channel counts ", g.in_channels, " and ",
+            g.out_channels);
   check_operand(op, out, out_shape, out);
   check_operand(op, in, in_shape, out);
   check_operand(op, w, weight_shape(g), out);
@@ -49,21 +50,23 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const ConvGeometry& g, con
   HMR_DISPATCH_DEVICE(y, conv2d_forward(x, w, g, y));
 }
 
-void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, const ConvGeometry& g, const Tensor& grad_x) {
+void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, const ConvGeometry& g,
+                           const Tensor& grad_x) {
   check_conv("conv2d backward (input)", grad_y, w, g, grad_x, output_shape(g), input_shape(g));
   if (grad_x.numel() == 0) return;
   HMR_DISPATCH_DEVICE(grad_x, conv2d_backward_input(grad_y, w, g, grad_x));
 }
 
-void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, const ConvGeometry& g, const Tensor& grad_w) {
+void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, const ConvGeometry& g,
+                            const Tensor& grad_w) {
   check_conv("conv2d backward (weight)", x, grad_w, g, grad_y, input_shape(g), output_shape(g));
   if (grad_w.numel() == 0) return;
   HMR_DISPATCH_DEVICE(grad_w, conv2d_backward_weight(grad_y, x, g, grad_w));
 }
 
 void add_channel_bias(const Tensor& y, const Tensor& bias) {
-  HMR_CHECK(y.dim() == 4 && y.is_contiguous(), ValueError, "conv bias: expected a contiguous 4-D output but found ",
-            y.sizes());
+  HMR_CHECK(y.dim() == 4 && y.is_contiguous(), ValueError,
+            "conv bias: expected a contiguous 4-D output but found ", y.sizes());
   check_operand("conv bias", bias, {y.size(1)}, y);
   check_same_device("conv bias", y, {&bias});
   if (y.numel() == 0) return;

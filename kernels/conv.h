@@ -31,8 +31,10 @@ struct PoolGeometry {
 // written, never read, unless said otherwise.
 void conv2d_forward(const Tensor& x, const Tensor& w, const ConvGeometry& g, const Tensor& y);
 // grad_x = d<y, grad_y>/dx (the transposed convolution of grad_y with w).
-void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, const ConvGeometry& g, const Tensor& grad_x);
-void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, const ConvGeometry& g, const Tensor& grad_w);
+void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, const ConvGeometry& g,
+                           const Tensor& grad_x);
+void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, const ConvGeometry& g,
+                            const Tensor& grad_w);
 // y (N, C, H, W) += bias[c], in place.
 void add_channel_bias(const Tensor& y, const Tensor& bias);
 
@@ -49,20 +51,21 @@ void avg_pool2d_backward(const Tensor& grad_out, const PoolGeometry& g, bool cou
 void adaptive_avg_pool2d_forward(const Tensor& x, const PoolGeometry& g, const Tensor& out);
 void adaptive_avg_pool2d_backward(const Tensor& grad_out, const PoolGeometry& g, const Tensor& grad_x);
 
-#define HMR_CONV_BACKEND                                                                                  \
-  void conv2d_forward(const Tensor& x, const Tensor& w, const ConvGeometry& g, const Tensor& y);          \
-  void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, const ConvGeometry& g,                \
-                             const Tensor& grad_x);                                                       \
-  void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, const ConvGeometry& g,               \
-                              const Tensor& grad_w);                                                      \
-  void add_channel_bias(const Tensor& y, const Tensor& bias);                                             \
+#define HMR_CONV_BACKEND                                                                                     \
+  void conv2d_forward(const Tensor& x, const Tensor& w, const ConvGeometry& g, const Tensor& y);             \
+  void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, const ConvGeometry& g,                   \
+                             const Tensor& grad_x);                                                          \
+  void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, const ConvGeometry& g,                  \
+                              const Tensor& grad_w);                                                         \
+  void add_channel_bias(const Tensor& y, const Tensor& bias);                                                \
   void max_pool2d_forward(const Tensor& x, const PoolGeometry& g, const Tensor& out, const Tensor& indices); \
-  void max_pool2d_backward(const Tensor& grad_out, const Tensor& indices, const PoolGeometry& g,          \
-                           const Tensor& grad_x);                                                         \
-  void avg_pool2d_forward(const Tensor& x, const PoolGeometry& g, bool count_include_pad, const Tensor& out); \
-  void avg_pool2d_backward(const Tensor& grad_out, const PoolGeometry& g, bool count_include_pad,         \
-                           const Tensor& grad_x);                                                         \
-  void adaptive_avg_pool2d_forward(const Tensor& x, const PoolGeometry& g, const Tensor& out);            \
+  void max_pool2d_backward(const Tensor& grad_out, const Tensor& indices, const PoolGeometry& g,             \
+                           const Tensor& grad_x);                                                            \
+  void avg_pool2d_forward(const Tensor& x, const PoolGeometry& g, bool count_include_pad,                    \
+                          const Tensor& out);                                                                \
+  void avg_pool2d_backward(const Tensor& grad_out, const PoolGeometry& g, bool count_include_pad,            \
+                           const Tensor& grad_x);                                                            \
+  void adaptive_avg_pool2d_forward(const Tensor& x, const PoolGeometry& g, const Tensor& out);               \
   void adaptive_avg_pool2d_backward(const Tensor& grad_out, const PoolGeometry& g, const Tensor& grad_x);
 namespace cpu {
 HMR_CONV_BACKEND
@@ -72,17 +75,6 @@ HMR_CONV_BACKEND
 }
 
 // ---- window arithmetic shared by the backends --------------------------------------------------
-
-// Output length of a convolution or pooling window along one dim; ceil_mode rounds up but
-// never lets the last window start inside the right padding only (torch's rule).
-inline int64_t window_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation,
-                                  bool ceil_mode = false) {
-  const int64_t span = in + 2 * pad - dilation * (kernel - 1) - 1;
-  if (span < 0) return 0;
-  int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
-  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
-  return out;
-}
 
 // [start, end) of output cell o of an adaptive pool from in to out cells: floor and ceil of
 // o * in / out and (o + 1) * in / out.
@@ -94,7 +86,7 @@ HMR_HOST_DEVICE int64_t adaptive_end(int64_t o, int64_t in, int64_t out) {
 // The divisor of avg pool window (oh, ow): the window clipped to the padded input, or to the
 // input itself without count_include_pad.
 HMR_HOST_DEVICE int64_t avg_pool_divisor(const PoolGeometry& g, int64_t oh, int64_t ow,
-                                                bool count_include_pad) {
+                                         bool count_include_pad) {
   int64_t h0 = oh * g.stride_h - g.pad_h, w0 = ow * g.stride_w - g.pad_w;
   int64_t h1 = h0 + g.kernel_h, w1 = w0 + g.kernel_w;
   h1 = h1 < g.in_h + g.pad_h ? h1 : g.in_h + g.pad_h;

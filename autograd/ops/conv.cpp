@@ -14,7 +14,8 @@ using kernels::ConvGeometry;
 using kernels::PoolGeometry;
 
 // Torch's output-size rule with floor division (a negative span gives no output).
-int64_t output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation, bool ceil_mode) {
+int64_t output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation,
+                    bool ceil_mode) {
   const int64_t num = in + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0);
   int64_t out = (num >= 0 ? num / stride : -((-num + stride - 1) / stride)) + 1;
   if (ceil_mode && (out - 1) * stride >= in + pad) --out;
@@ -130,12 +131,12 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& w, const Tensor& bias
             w.sizes());
   HMR_CHECK(x.size(1) == w.size(0), ShapeError, op, ": input ", input.sizes(), " has ", x.size(1),
             " channels but weight ", w.sizes(), " expects ", w.size(0));
-  HMR_CHECK(w.size(0) % groups == 0, ValueError, op, ": groups ", groups, " must divide the input channels of weight ",
-            w.sizes());
+  HMR_CHECK(w.size(0) % groups == 0, ValueError, op, ": groups ", groups,
+            " must divide the input channels of weight ", w.sizes());
   for (int d = 0; d < 2; ++d)
     HMR_CHECK(output_padding[d] >= 0 && (output_padding[d] < stride[d] || output_padding[d] < dilation[d]),
-              ValueError, op, ": output_padding ", pair_str(output_padding),
-              " must be smaller than stride ", pair_str(stride), " or dilation ", pair_str(dilation));
+              ValueError, op, ": output_padding ", pair_str(output_padding), " must be smaller than stride ",
+              pair_str(stride), " or dilation ", pair_str(dilation));
   check_weight_and_bias(op, x, w, bias, w.size(1) * groups);
   ConvGeometry g;
   g.batch = x.size(0), g.out_channels = x.size(1), g.out_h = x.size(2), g.out_w = x.size(3);
@@ -194,9 +195,9 @@ PoolGeometry pool_geometry(const char* op, const Tensor& x, Size2 kernel, std::o
   g.pad_h = padding[0], g.pad_w = padding[1], g.dilation_h = dilation[0], g.dilation_w = dilation[1];
   g.out_h = output_size(g.in_h, g.kernel_h, g.stride_h, g.pad_h, g.dilation_h, ceil_mode);
   g.out_w = output_size(g.in_w, g.kernel_w, g.stride_w, g.pad_w, g.dilation_w, ceil_mode);
-  HMR_CHECK(g.out_h > 0 && g.out_w > 0, ShapeError, op, ": input ", x.sizes(), " is too small for kernel_size ",
-            pair_str(kernel), " (padding ", pair_str(padding), ", dilation ", pair_str(dilation),
-            "): output size would be ", g.out_h, " x ", g.out_w);
+  HMR_CHECK(g.out_h > 0 && g.out_w > 0, ShapeError, op, ": input ", x.sizes(),
+            " is too small for kernel_size ", pair_str(kernel), " (padding ", pair_str(padding),
+            ", dilation ", pair_str(dilation), "): output size would be ", g.out_h, " x ", g.out_w);
   return g;
 }
 
@@ -222,8 +223,8 @@ std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& input, Size2 ker
   return {unbatch(out, b.unbatched), unbatch(indices, b.unbatched)};
 }
 
-Tensor max_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride, Size2 padding, Size2 dilation,
-                  bool ceil_mode) {
+Tensor max_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride, Size2 padding,
+                  Size2 dilation, bool ceil_mode) {
   return max_pool2d_with_indices(x, kernel_size, stride, padding, dilation, ceil_mode).first;
 }
 
@@ -247,10 +248,10 @@ Tensor avg_pool2d(const Tensor& input, Size2 kernel_size, std::optional<Size2> s
 Tensor adaptive_avg_pool2d(const Tensor& input, Size2 output_size) {
   const char* op = "adaptive_avg_pool2d";
   Batched b = batched(op, input);
-  HMR_CHECK(output_size[0] > 0 && output_size[1] > 0, ValueError, op, ": output_size must be positive but found ",
-            pair_str(output_size));
-  HMR_CHECK(b.x.size(2) > 0 && b.x.size(3) > 0, ShapeError, op, ": expected a non-empty (H, W) but found input ",
-            input.sizes());
+  HMR_CHECK(output_size[0] > 0 && output_size[1] > 0, ValueError, op,
+            ": output_size must be positive but found ", pair_str(output_size));
+  HMR_CHECK(b.x.size(2) > 0 && b.x.size(3) > 0, ShapeError, op,
+            ": expected a non-empty (H, W) but found input ", input.sizes());
   PoolGeometry g;
   g.planes = b.x.size(0) * b.x.size(1), g.in_h = b.x.size(2), g.in_w = b.x.size(3);
   g.out_h = output_size[0], g.out_w = output_size[1];

@@ -5,6 +5,8 @@
 // product per thread, Eigen single-threaded inside) or, for a batch smaller than the thread
 // count, lets Eigen thread each product. No GEMM is issued from inside a parallel region, so
 // OpenMP and Eigen never nest.
+#include "kernels/conv.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -13,7 +15,6 @@
 #include <vector>
 
 #include "kernels/cast.h"
-#include "kernels/conv.h"
 #include "kernels/linalg.h"
 #include "tensor/dispatch.h"
 #include "tensor/parallel.h"
@@ -64,7 +65,8 @@ struct ConvMatrices {
 
   int64_t chunk(int64_t batch, int64_t itemsize) const {
     if (direct) return batch;
-    return std::clamp<int64_t>(kColumnBudgetBytes / std::max<int64_t>(sample_rows * cols * itemsize, 1), 1, batch);
+    return std::clamp<int64_t>(kColumnBudgetBytes / std::max<int64_t>(sample_rows * cols * itemsize, 1), 1,
+                               batch);
   }
 };
 
@@ -157,7 +159,8 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const ConvGeometry& g, con
 }
 
 // col[n, group] (rows, cols) = w[group]^T (rows, out_per_group) @ grad_y[n, group], then col2im.
-void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, const ConvGeometry& g, const Tensor& grad_x) {
+void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, const ConvGeometry& g,
+                           const Tensor& grad_x) {
   dispatch_conv(grad_y.dtype(), "conv2d backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const ConvMatrices mat(g);
@@ -186,7 +189,8 @@ void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, const ConvGeom
 
 // grad_w[group] (out_per_group, rows) = sum over n of grad_y[n, group] @ col[n, group]^T. One
 // product per sample accumulates into grad_w (beta 1), each threaded by Eigen.
-void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, const ConvGeometry& g, const Tensor& grad_w) {
+void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, const ConvGeometry& g,
+                            const Tensor& grad_w) {
   dispatch_conv(grad_y.dtype(), "conv2d backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const ConvMatrices mat(g);
@@ -203,7 +207,8 @@ void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, const ConvGeo
           GemmArgs a = gemm_args(x.dtype());
           a.trans_b = true;
           a.m = mat.out_per_group, a.n = mat.rows, a.k = mat.cols;
-          a.a = grad_y.data<T>() + (n0 + s) * out_sample + gi * mat.out_per_group * mat.cols, a.lda = mat.cols;
+          a.a = grad_y.data<T>() + (n0 + s) * out_sample + gi * mat.out_per_group * mat.cols,
+          a.lda = mat.cols;
           a.b = cols + s * mat.sample_rows * mat.cols + gi * mat.rows * mat.cols, a.ldb = mat.cols;
           a.c = grad_w.data<T>() + gi * mat.out_per_group * mat.rows, a.ldc = mat.rows;
           a.beta = n0 + s == 0 ? 0 : 1;

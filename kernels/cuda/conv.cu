@@ -25,10 +25,10 @@ namespace hmr::kernels::cuda {
 
 namespace {
 
-#define HMR_CUDNN_CHECK(expr)                                                                \
-  do {                                                                                       \
-    cudnnStatus_t status_ = (expr);                                                          \
-    if (status_ != CUDNN_STATUS_SUCCESS)                                                     \
+#define HMR_CUDNN_CHECK(expr)                                                               \
+  do {                                                                                      \
+    cudnnStatus_t status_ = (expr);                                                         \
+    if (status_ != CUDNN_STATUS_SUCCESS)                                                    \
       throw ::hmr::CudaError(::hmr::str(#expr, " failed: ", cudnnGetErrorString(status_))); \
   } while (0)
 
@@ -80,7 +80,8 @@ struct TensorDesc {
   TensorDesc(DType t, int64_t n, int64_t c, int64_t h, int64_t w) {
     HMR_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d));
     HMR_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, cudnn_type(t), static_cast<int>(n),
-                                               static_cast<int>(c), static_cast<int>(h), static_cast<int>(w)));
+                                               static_cast<int>(c), static_cast<int>(h),
+                                               static_cast<int>(w)));
   }
   ~TensorDesc() { cudnnDestroyTensorDescriptor(d); }
   TensorDesc(const TensorDesc&) = delete;
@@ -91,7 +92,8 @@ struct FilterDesc {
   cudnnFilterDescriptor_t d = nullptr;
   FilterDesc(DType t, const ConvGeometry& g) {
     HMR_CUDNN_CHECK(cudnnCreateFilterDescriptor(&d));
-    HMR_CUDNN_CHECK(cudnnSetFilter4dDescriptor(d, cudnn_type(t), CUDNN_TENSOR_NCHW, static_cast<int>(g.out_channels),
+    HMR_CUDNN_CHECK(cudnnSetFilter4dDescriptor(d, cudnn_type(t), CUDNN_TENSOR_NCHW,
+                                               static_cast<int>(g.out_channels),
                                                static_cast<int>(g.in_channels / g.groups),
                                                static_cast<int>(g.kernel_h), static_cast<int>(g.kernel_w)));
   }
@@ -114,10 +116,10 @@ struct ConvDesc {
     HMR_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&d));
     // 16-bit convolutions accumulate in float, as torch's do.
     const cudnnDataType_t compute = t == DType::F64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
-    HMR_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(d, static_cast<int>(g.pad_h), static_cast<int>(g.pad_w),
-                                                    static_cast<int>(g.stride_h), static_cast<int>(g.stride_w),
-                                                    static_cast<int>(g.dilation_h), static_cast<int>(g.dilation_w),
-                                                    CUDNN_CROSS_CORRELATION, compute));
+    HMR_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(
+        d, static_cast<int>(g.pad_h), static_cast<int>(g.pad_w), static_cast<int>(g.stride_h),
+        static_cast<int>(g.stride_w), static_cast<int>(g.dilation_h), static_cast<int>(g.dilation_w),
+        CUDNN_CROSS_CORRELATION, compute));
     HMR_CUDNN_CHECK(cudnnSetConvolutionGroupCount(d, static_cast<int>(g.groups)));
     HMR_CUDNN_CHECK(cudnnSetConvolutionMathType(d, math_type(t)));
   }
@@ -149,8 +151,11 @@ enum class Pass { Forward, BackwardData, BackwardFilter };
 using AlgoKey = std::tuple<int, int, int, int, bool, std::vector<int64_t>>;
 
 AlgoKey key_of(Pass pass, const Tensor& like, const ConvGeometry& g) {
-  return {static_cast<int>(pass), like.device().index, static_cast<int>(like.dtype()),
-          static_cast<int>(math_type(like.dtype())), false,
+  return {static_cast<int>(pass),
+          like.device().index,
+          static_cast<int>(like.dtype()),
+          static_cast<int>(math_type(like.dtype())),
+          false,
           {g.batch, g.in_channels, g.in_h, g.in_w, g.out_channels, g.out_h, g.out_w, g.kernel_h, g.kernel_w,
            g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.dilation_h, g.dilation_w, g.groups}};
 }
@@ -177,9 +182,9 @@ Algo choose(Pass pass, const Tensor& like, const ConvGeometry& g, GetFn get) {
     cache[key] = perf[i].algo;
     return perf[i].algo;
   }
-  throw CudaError(str("conv2d: cuDNN found no algorithm for input (", g.batch, ", ", g.in_channels, ", ", g.in_h,
-                      ", ", g.in_w, "), ", g.out_channels, " outputs, kernel ", g.kernel_h, "x", g.kernel_w,
-                      ", groups ", g.groups));
+  throw CudaError(str("conv2d: cuDNN found no algorithm for input (", g.batch, ", ", g.in_channels, ", ",
+                      g.in_h, ", ", g.in_w, "), ", g.out_channels, " outputs, kernel ", g.kernel_h, "x",
+                      g.kernel_w, ", groups ", g.groups));
 }
 
 // A workspace from the caching allocator; it returns to the pool in stream order when freed.
@@ -212,48 +217,52 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const ConvGeometry& g, con
   ConvSetup s(y, g);
   const auto algo = choose<cudnnConvolutionFwdAlgo_t, cudnnConvolutionFwdAlgoPerf_t>(
       Pass::Forward, y, g, [&](int n, int* got, cudnnConvolutionFwdAlgoPerf_t* perf) {
-        HMR_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(s.handle, s.x.d, s.w.d, s.conv.d, s.y.d, n, got, perf));
+        HMR_CUDNN_CHECK(
+            cudnnGetConvolutionForwardAlgorithm_v7(s.handle, s.x.d, s.w.d, s.conv.d, s.y.d, n, got, perf));
       });
   size_t bytes = 0;
-  HMR_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(s.handle, s.x.d, s.w.d, s.conv.d, s.y.d, algo, &bytes));
+  HMR_CUDNN_CHECK(
+      cudnnGetConvolutionForwardWorkspaceSize(s.handle, s.x.d, s.w.d, s.conv.d, s.y.d, algo, &bytes));
   Storage ws = workspace(bytes, s.device);
   Scalars k(y.dtype());
-  HMR_CUDNN_CHECK(cudnnConvolutionForward(s.handle, k.one(), s.x.d, x.raw_data(), s.w.d, w.raw_data(), s.conv.d, algo,
-                                          data_of(ws), bytes, k.zero(), s.y.d, y.raw_data()));
+  HMR_CUDNN_CHECK(cudnnConvolutionForward(s.handle, k.one(), s.x.d, x.raw_data(), s.w.d, w.raw_data(),
+                                          s.conv.d, algo, data_of(ws), bytes, k.zero(), s.y.d, y.raw_data()));
 }
 
-void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, const ConvGeometry& g, const Tensor& grad_x) {
+void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, const ConvGeometry& g,
+                           const Tensor& grad_x) {
   ConvSetup s(grad_x, g);
   const auto algo = choose<cudnnConvolutionBwdDataAlgo_t, cudnnConvolutionBwdDataAlgoPerf_t>(
       Pass::BackwardData, grad_x, g, [&](int n, int* got, cudnnConvolutionBwdDataAlgoPerf_t* perf) {
-        HMR_CUDNN_CHECK(
-            cudnnGetConvolutionBackwardDataAlgorithm_v7(s.handle, s.w.d, s.y.d, s.conv.d, s.x.d, n, got, perf));
+        HMR_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(s.handle, s.w.d, s.y.d, s.conv.d, s.x.d,
+                                                                    n, got, perf));
       });
   size_t bytes = 0;
   HMR_CUDNN_CHECK(
       cudnnGetConvolutionBackwardDataWorkspaceSize(s.handle, s.w.d, s.y.d, s.conv.d, s.x.d, algo, &bytes));
   Storage ws = workspace(bytes, s.device);
   Scalars k(grad_x.dtype());
-  HMR_CUDNN_CHECK(cudnnConvolutionBackwardData(s.handle, k.one(), s.w.d, w.raw_data(), s.y.d, grad_y.raw_data(),
-                                               s.conv.d, algo, data_of(ws), bytes, k.zero(), s.x.d,
-                                               grad_x.raw_data()));
+  HMR_CUDNN_CHECK(cudnnConvolutionBackwardData(s.handle, k.one(), s.w.d, w.raw_data(), s.y.d,
+                                               grad_y.raw_data(), s.conv.d, algo, data_of(ws), bytes,
+                                               k.zero(), s.x.d, grad_x.raw_data()));
 }
 
-void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, const ConvGeometry& g, const Tensor& grad_w) {
+void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, const ConvGeometry& g,
+                            const Tensor& grad_w) {
   ConvSetup s(grad_w, g);
   const auto algo = choose<cudnnConvolutionBwdFilterAlgo_t, cudnnConvolutionBwdFilterAlgoPerf_t>(
       Pass::BackwardFilter, grad_w, g, [&](int n, int* got, cudnnConvolutionBwdFilterAlgoPerf_t* perf) {
-        HMR_CUDNN_CHECK(
-            cudnnGetConvolutionBackwardFilterAlgorithm_v7(s.handle, s.x.d, s.y.d, s.conv.d, s.w.d, n, got, perf));
+        HMR_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(s.handle, s.x.d, s.y.d, s.conv.d, s.w.d,
+                                                                      n, got, perf));
       });
   size_t bytes = 0;
   HMR_CUDNN_CHECK(
       cudnnGetConvolutionBackwardFilterWorkspaceSize(s.handle, s.x.d, s.y.d, s.conv.d, s.w.d, algo, &bytes));
   Storage ws = workspace(bytes, s.device);
   Scalars k(grad_w.dtype());
-  HMR_CUDNN_CHECK(cudnnConvolutionBackwardFilter(s.handle, k.one(), s.x.d, x.raw_data(), s.y.d, grad_y.raw_data(),
-                                                 s.conv.d, algo, data_of(ws), bytes, k.zero(), s.w.d,
-                                                 grad_w.raw_data()));
+  HMR_CUDNN_CHECK(cudnnConvolutionBackwardFilter(s.handle, k.one(), s.x.d, x.raw_data(), s.y.d,
+                                                 grad_y.raw_data(), s.conv.d, algo, data_of(ws), bytes,
+                                                 k.zero(), s.w.d, grad_w.raw_data()));
 }
 
 // ---- bias and pooling kernels -------------------------------------------------------------------
@@ -262,7 +271,8 @@ namespace {
 
 template <class T>
 __global__ void add_bias_kernel(T* y, const T* bias, int64_t count, int64_t plane, int64_t channels) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x)
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
+       i += int64_t{gridDim.x} * blockDim.x)
     y[i] = cast<T>(cast<Acc<T>>(y[i]) + cast<Acc<T>>(bias[(i / plane) % channels]));
 }
 
@@ -277,7 +287,8 @@ HMR_HOST_DEVICE OutPos out_pos(int64_t i, const PoolGeometry& g) {
 template <class T>
 __global__ void max_pool_kernel(const T* x, PoolGeometry g, T* out, int64_t* indices, int64_t count) {
   using A = Acc<T>;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
+       i += int64_t{gridDim.x} * blockDim.x) {
     const OutPos o = out_pos(i, g);
     const T* src = x + o.p * g.in_h * g.in_w;
     A best = cast<A>(-INFINITY);
@@ -306,8 +317,8 @@ __global__ void max_pool_kernel(const T* x, PoolGeometry g, T* out, int64_t* ind
 }
 
 // The range [first, last] of outputs along one dim whose windows may read input position in.
-HMR_HOST_DEVICE void windows_reading(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation,
-                                     int64_t out_size, int64_t& first, int64_t& last) {
+HMR_HOST_DEVICE void windows_reading(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
+                                     int64_t dilation, int64_t out_size, int64_t& first, int64_t& last) {
   const int64_t reach = in + pad;  // position within the padded input
   const int64_t span = dilation * (kernel - 1);
   first = reach < span ? 0 : (reach - span + stride - 1) / stride;
@@ -319,7 +330,8 @@ template <class T>
 __global__ void max_pool_backward_kernel(const T* grad_out, const int64_t* indices, PoolGeometry g, T* grad_x,
                                          int64_t count) {
   using A = Acc<T>;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
+       i += int64_t{gridDim.x} * blockDim.x) {
     const int64_t plane = i / (g.in_h * g.in_w), ih = (i / g.in_w) % g.in_h, iw = i % g.in_w;
     const int64_t self = ih * g.in_w + iw, base = plane * g.out_h * g.out_w;
     int64_t h0, h1, w0, w1;
@@ -336,13 +348,15 @@ __global__ void max_pool_backward_kernel(const T* grad_out, const int64_t* indic
 template <class T>
 __global__ void avg_pool_kernel(const T* x, PoolGeometry g, bool count_include_pad, T* out, int64_t count) {
   using A = Acc<T>;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
+       i += int64_t{gridDim.x} * blockDim.x) {
     const OutPos o = out_pos(i, g);
     const T* src = x + o.p * g.in_h * g.in_w;
     const int64_t h0 = o.oh * g.stride_h - g.pad_h, w0 = o.ow * g.stride_w - g.pad_w;
     A sum = A(0);
     for (int64_t ih = h0 < 0 ? 0 : h0; ih < h0 + g.kernel_h && ih < g.in_h; ++ih)
-      for (int64_t iw = w0 < 0 ? 0 : w0; iw < w0 + g.kernel_w && iw < g.in_w; ++iw) sum += cast<A>(src[ih * g.in_w + iw]);
+      for (int64_t iw = w0 < 0 ? 0 : w0; iw < w0 + g.kernel_w && iw < g.in_w; ++iw)
+        sum += cast<A>(src[ih * g.in_w + iw]);
     const int64_t divisor = avg_pool_divisor(g, o.oh, o.ow, count_include_pad);
     out[i] = cast<T>(divisor > 0 ? sum / A(divisor) : A(0));
   }
@@ -352,7 +366,8 @@ template <class T>
 __global__ void avg_pool_backward_kernel(const T* grad_out, PoolGeometry g, bool count_include_pad, T* grad_x,
                                          int64_t count) {
   using A = Acc<T>;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
+       i += int64_t{gridDim.x} * blockDim.x) {
     const int64_t plane = i / (g.in_h * g.in_w), ih = (i / g.in_w) % g.in_h, iw = i % g.in_w;
     const int64_t base = plane * g.out_h * g.out_w;
     int64_t h0, h1, w0, w1;
@@ -371,7 +386,8 @@ __global__ void avg_pool_backward_kernel(const T* grad_out, PoolGeometry g, bool
 template <class T>
 __global__ void adaptive_avg_pool_kernel(const T* x, PoolGeometry g, T* out, int64_t count) {
   using A = Acc<T>;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
+       i += int64_t{gridDim.x} * blockDim.x) {
     const OutPos o = out_pos(i, g);
     const T* src = x + o.p * g.in_h * g.in_w;
     const int64_t h0 = adaptive_start(o.oh, g.in_h, g.out_h), h1 = adaptive_end(o.oh, g.in_h, g.out_h);
@@ -384,9 +400,11 @@ __global__ void adaptive_avg_pool_kernel(const T* x, PoolGeometry g, T* out, int
 }
 
 template <class T>
-__global__ void adaptive_avg_pool_backward_kernel(const T* grad_out, PoolGeometry g, T* grad_x, int64_t count) {
+__global__ void adaptive_avg_pool_backward_kernel(const T* grad_out, PoolGeometry g, T* grad_x,
+                                                  int64_t count) {
   using A = Acc<T>;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
+       i += int64_t{gridDim.x} * blockDim.x) {
     const int64_t plane = i / (g.in_h * g.in_w), ih = (i / g.in_w) % g.in_h, iw = i % g.in_w;
     const int64_t base = plane * g.out_h * g.out_w;
     A acc = A(0);
@@ -475,8 +493,9 @@ void adaptive_avg_pool2d_backward(const Tensor& grad_out, const PoolGeometry& g,
   launch_floating(grad_x, "adaptive_avg_pool2d backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const int64_t count = grad_x.numel();
-    adaptive_avg_pool_backward_kernel<T><<<blocks_for(count), kThreads, 0, stream_of(grad_x.device().index)>>>(
-        grad_out.data<T>(), g, grad_x.data<T>(), count);
+    adaptive_avg_pool_backward_kernel<T>
+        <<<blocks_for(count), kThreads, 0, stream_of(grad_x.device().index)>>>(grad_out.data<T>(), g,
+                                                                               grad_x.data<T>(), count);
   });
 }
 

@@ -8,9 +8,8 @@
 
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
-#include "support.h"
-
 #include "fixtures/conv_fixtures.inc"
+#include "support.h"
 
 using namespace hmr;
 
@@ -95,7 +94,8 @@ TEST(Conv2d, ForwardMatchesNaiveLoopInF32AndF64) {
       Tensor y = conv2d(x, w, b, c.stride, c.padding, c.dilation, c.groups);
       EXPECT_EQ(y.sizes(), shape);
       EXPECT_EQ(y.dtype(), dt);
-      expect_near(y.to_vector<double>(), want, dt == DType::F64 ? 1e-12 : 1e-5, str("case x ", c.x, " w ", c.w));
+      expect_near(y.to_vector<double>(), want, dt == DType::F64 ? 1e-12 : 1e-5,
+                  str("case x ", c.x, " w ", c.w));
     }
 }
 
@@ -153,8 +153,8 @@ TEST(ConvTranspose2d, IsTheAdjointOfConv2d) {
   Tensor u = randn64({2, 4, 8, 7}, 15), w = randn64({6, 2, 3, 2}, 16);
   Tensor y = conv2d(u, w, Tensor(), {2, 2}, {1, 0}, {1, 2}, 2);
   Tensor v = randn64(y.sizes(), 17);
-  Tensor back = conv_transpose2d(v, w, Tensor(), {2, 2}, {1, 0}, {u.size(2) - ((y.size(2) - 1) * 2 - 2 + 3), 0}, 2,
-                                 {1, 2});
+  Tensor back = conv_transpose2d(v, w, Tensor(), {2, 2}, {1, 0},
+                                 {u.size(2) - ((y.size(2) - 1) * 2 - 2 + 3), 0}, 2, {1, 2});
   ASSERT_EQ(back.sizes(), u.sizes());
   EXPECT_NEAR(mul(y, v).sum().item(), mul(u, back).sum().item(), 1e-10);
 }
@@ -196,8 +196,8 @@ TEST(Pooling, MaxPoolIndicesAreFlatWithinThePlane) {
 
 TEST(Pooling, AdaptiveToOneIsTheMean) {
   Tensor x = randn64({2, 3, 5, 7}, 21);
-  expect_near(adaptive_avg_pool2d(x, {1, 1}).to_vector<double>(), mean(x, {2, 3}, true).to_vector<double>(), 1e-12,
-              "global");
+  expect_near(adaptive_avg_pool2d(x, {1, 1}).to_vector<double>(), mean(x, {2, 3}, true).to_vector<double>(),
+              1e-12, "global");
 }
 
 // ---- PyTorch fixtures ---------------------------------------------------------------------------
@@ -211,23 +211,31 @@ struct Fixture {
   std::vector<const std::vector<double>*> grads;
 };
 
-#define HMR_CONV_FIXTURE1(N) \
-  Fixture { {&conv_fixture::k##N##In0}, &conv_fixture::k##N##Grad, &conv_fixture::k##N##Out, {&conv_fixture::k##N##GradIn0} }
-#define HMR_CONV_FIXTURE2(N)                                                                                  \
-  Fixture {                                                                                                   \
-    {&conv_fixture::k##N##In0, &conv_fixture::k##N##In1}, &conv_fixture::k##N##Grad, &conv_fixture::k##N##Out, \
-        {&conv_fixture::k##N##GradIn0, &conv_fixture::k##N##GradIn1}                                           \
+#define HMR_CONV_FIXTURE1(N)                                                           \
+  Fixture {                                                                            \
+    {&conv_fixture::k##N##In0}, &conv_fixture::k##N##Grad, &conv_fixture::k##N##Out, { \
+      &conv_fixture::k##N##GradIn0                                                     \
+    }                                                                                  \
   }
-#define HMR_CONV_FIXTURE3(N)                                                                                 \
-  Fixture {                                                                                                  \
-    {&conv_fixture::k##N##In0, &conv_fixture::k##N##In1, &conv_fixture::k##N##In2}, &conv_fixture::k##N##Grad, \
-        &conv_fixture::k##N##Out,                                                                            \
-        {&conv_fixture::k##N##GradIn0, &conv_fixture::k##N##GradIn1, &conv_fixture::k##N##GradIn2}           \
+#define HMR_CONV_FIXTURE2(N)                                                         \
+  Fixture {                                                                          \
+    {&conv_fixture::k##N##In0, &conv_fixture::k##N##In1}, &conv_fixture::k##N##Grad, \
+        &conv_fixture::k##N##Out, {                                                  \
+      &conv_fixture::k##N##GradIn0, &conv_fixture::k##N##GradIn1                     \
+    }                                                                                \
+  }
+#define HMR_CONV_FIXTURE3(N)                                                                   \
+  Fixture {                                                                                    \
+    {&conv_fixture::k##N##In0, &conv_fixture::k##N##In1, &conv_fixture::k##N##In2},            \
+        &conv_fixture::k##N##Grad, &conv_fixture::k##N##Out, {                                 \
+      &conv_fixture::k##N##GradIn0, &conv_fixture::k##N##GradIn1, &conv_fixture::k##N##GradIn2 \
+    }                                                                                          \
   }
 
 // Runs fn on the fixture's inputs (shapes as in the generator), backpropagates its upstream
 // gradient and compares the output and every input gradient.
-void expect_fixture(const char* name, const Fixture& f, const std::vector<Shape>& shapes, const GradcheckFn& fn) {
+void expect_fixture(const char* name, const Fixture& f, const std::vector<Shape>& shapes,
+                    const GradcheckFn& fn) {
   std::vector<Tensor> in;
   for (size_t i = 0; i < shapes.size(); ++i) in.push_back(leaf(Tensor::from_vector(*f.inputs[i], shapes[i])));
   Tensor y = fn(in);
@@ -241,26 +249,37 @@ void expect_fixture(const char* name, const Fixture& f, const std::vector<Shape>
 
 TEST(ConvFixtures, MatchPyTorch) {
   using V = const std::vector<Tensor>&;
-  expect_fixture("ConvGrouped", HMR_CONV_FIXTURE3(ConvGrouped), {{1, 4, 7, 6}, {6, 2, 3, 3}, {6}},
-                 [](V t) { return conv2d(t[0], t[1], t[2], {2, 1}, {1, 2}, {1, 2}, 2); });
+  expect_fixture("ConvGrouped", HMR_CONV_FIXTURE3(ConvGrouped), {{1, 4, 7, 6}, {6, 2, 3, 3}, {6}}, [](V t) {
+    return conv2d(t[0], t[1], t[2], {2, 1}, {1, 2}, {1, 2}, 2);
+  });
   expect_fixture("ConvDepthwise", HMR_CONV_FIXTURE3(ConvDepthwise), {{2, 3, 6, 5}, {3, 1, 3, 3}, {3}},
-                 [](V t) { return conv2d(t[0], t[1], t[2], {1, 1}, {1, 1}, {1, 1}, 3); });
-  expect_fixture("ConvStem", HMR_CONV_FIXTURE3(ConvStem), {{1, 3, 11, 10}, {2, 3, 7, 7}, {2}},
-                 [](V t) { return conv2d(t[0], t[1], t[2], {2, 2}, {3, 3}); });
+                 [](V t) {
+                   return conv2d(t[0], t[1], t[2], {1, 1}, {1, 1}, {1, 1}, 3);
+                 });
+  expect_fixture("ConvStem", HMR_CONV_FIXTURE3(ConvStem), {{1, 3, 11, 10}, {2, 3, 7, 7}, {2}}, [](V t) {
+    return conv2d(t[0], t[1], t[2], {2, 2}, {3, 3});
+  });
   expect_fixture("ConvPointwise", HMR_CONV_FIXTURE2(ConvPointwise), {{2, 5, 4, 3}, {3, 5, 1, 1}},
                  [](V t) { return conv2d(t[0], t[1]); });
   expect_fixture("ConvTranspose", HMR_CONV_FIXTURE3(ConvTranspose), {{2, 4, 4, 3}, {4, 3, 3, 2}, {6}},
-                 [](V t) { return conv_transpose2d(t[0], t[1], t[2], {2, 1}, {1, 0}, {1, 0}, 2, {1, 2}); });
-  expect_fixture("MaxPoolCeil", HMR_CONV_FIXTURE1(MaxPoolCeil), {{1, 2, 7, 8}},
-                 [](V t) { return max_pool2d(t[0], {3, 3}, Size2{2, 2}, {1, 1}, {1, 1}, true); });
-  expect_fixture("MaxPoolDilated", HMR_CONV_FIXTURE1(MaxPoolDilated), {{1, 2, 9, 8}},
-                 [](V t) { return max_pool2d(t[0], {3, 2}, Size2{2, 1}, {1, 1}, {2, 1}); });
-  expect_fixture("AvgPoolCeilExcludePad", HMR_CONV_FIXTURE1(AvgPoolCeilExcludePad), {{1, 2, 7, 8}},
-                 [](V t) { return avg_pool2d(t[0], {3, 3}, Size2{2, 2}, {1, 1}, true, false); });
-  expect_fixture("AvgPoolCeilIncludePad", HMR_CONV_FIXTURE1(AvgPoolCeilIncludePad), {{1, 2, 6, 7}},
-                 [](V t) { return avg_pool2d(t[0], {2, 3}, Size2{2, 2}, {1, 1}, true); });
-  expect_fixture("AdaptiveAvgPool", HMR_CONV_FIXTURE1(AdaptiveAvgPool), {{1, 3, 7, 10}},
-                 [](V t) { return adaptive_avg_pool2d(t[0], {3, 4}); });
+                 [](V t) {
+                   return conv_transpose2d(t[0], t[1], t[2], {2, 1}, {1, 0}, {1, 0}, 2, {1, 2});
+                 });
+  expect_fixture("MaxPoolCeil", HMR_CONV_FIXTURE1(MaxPoolCeil), {{1, 2, 7, 8}}, [](V t) {
+    return max_pool2d(t[0], {3, 3}, Size2{2, 2}, {1, 1}, {1, 1}, true);
+  });
+  expect_fixture("MaxPoolDilated", HMR_CONV_FIXTURE1(MaxPoolDilated), {{1, 2, 9, 8}}, [](V t) {
+    return max_pool2d(t[0], {3, 2}, Size2{2, 1}, {1, 1}, {2, 1});
+  });
+  expect_fixture("AvgPoolCeilExcludePad", HMR_CONV_FIXTURE1(AvgPoolCeilExcludePad), {{1, 2, 7, 8}}, [](V t) {
+    return avg_pool2d(t[0], {3, 3}, Size2{2, 2}, {1, 1}, true, false);
+  });
+  expect_fixture("AvgPoolCeilIncludePad", HMR_CONV_FIXTURE1(AvgPoolCeilIncludePad), {{1, 2, 6, 7}}, [](V t) {
+    return avg_pool2d(t[0], {2, 3}, Size2{2, 2}, {1, 1}, true);
+  });
+  expect_fixture("AdaptiveAvgPool", HMR_CONV_FIXTURE1(AdaptiveAvgPool), {{1, 3, 7, 10}}, [](V t) {
+    return adaptive_avg_pool2d(t[0], {3, 4});
+  });
 }
 
 // ---- errors -------------------------------------------------------------------------------------

@@ -87,12 +87,17 @@ TEST(CudaConv, NonContiguousInputAndTransposedConv) {
   SKIP_WITHOUT_GPU();
   Tensor x = randn64({2, 9, 7, 4}, 4), w = randn64({5, 4, 3, 3}, 5);
   expect_cuda_matches_cpu(
-      {x, w}, [](const std::vector<Tensor>& t) { return conv2d(t[0].permute({0, 3, 1, 2}), t[1], Tensor(), {1, 1}, {1, 1}); },
+      {x, w},
+      [](const std::vector<Tensor>& t) {
+        return conv2d(t[0].permute({0, 3, 1, 2}), t[1], Tensor(), {1, 1}, {1, 1});
+      },
       DType::F32, 1e-4, "channels-last view");
   Tensor xt = randn64({2, 4, 5, 3}, 6), wt = randn64({4, 3, 3, 2}, 7), bt = randn64({6}, 8);
   expect_cuda_matches_cpu(
       {xt, wt, bt},
-      [](const std::vector<Tensor>& t) { return conv_transpose2d(t[0], t[1], t[2], {2, 1}, {1, 0}, {1, 0}, 2, {1, 2}); },
+      [](const std::vector<Tensor>& t) {
+        return conv_transpose2d(t[0], t[1], t[2], {2, 1}, {1, 0}, {1, 0}, 2, {1, 2});
+      },
       DType::F64, 1e-10, "conv_transpose2d");
 }
 
@@ -100,12 +105,30 @@ TEST(CudaConv, PoolingMatchesCpu) {
   SKIP_WITHOUT_GPU();
   Tensor x = randn64({3, 5, 17, 13}, 9);
   const std::pair<const char*, Op> ops[] = {
-      {"max ceil", [](const std::vector<Tensor>& t) { return max_pool2d(t[0], {3, 3}, Size2{2, 2}, {1, 1}, {1, 1}, true); }},
-      {"max dilated", [](const std::vector<Tensor>& t) { return max_pool2d(t[0], {3, 2}, Size2{2, 1}, {1, 1}, {2, 1}); }},
-      {"avg exclude pad", [](const std::vector<Tensor>& t) { return avg_pool2d(t[0], {3, 3}, Size2{2, 2}, {1, 1}, true, false); }},
-      {"avg include pad", [](const std::vector<Tensor>& t) { return avg_pool2d(t[0], {2, 3}, Size2{2, 2}, {1, 1}, true); }},
-      {"adaptive", [](const std::vector<Tensor>& t) { return adaptive_avg_pool2d(t[0], {5, 4}); }},
-      {"adaptive up", [](const std::vector<Tensor>& t) { return adaptive_avg_pool2d(t[0], {19, 14}); }},
+      {"max ceil",
+       [](const std::vector<Tensor>& t) {
+         return max_pool2d(t[0], {3, 3}, Size2{2, 2}, {1, 1}, {1, 1}, true);
+       }},
+      {"max dilated",
+       [](const std::vector<Tensor>& t) {
+         return max_pool2d(t[0], {3, 2}, Size2{2, 1}, {1, 1}, {2, 1});
+       }},
+      {"avg exclude pad",
+       [](const std::vector<Tensor>& t) {
+         return avg_pool2d(t[0], {3, 3}, Size2{2, 2}, {1, 1}, true, false);
+       }},
+      {"avg include pad",
+       [](const std::vector<Tensor>& t) {
+         return avg_pool2d(t[0], {2, 3}, Size2{2, 2}, {1, 1}, true);
+       }},
+      {"adaptive",
+       [](const std::vector<Tensor>& t) {
+         return adaptive_avg_pool2d(t[0], {5, 4});
+       }},
+      {"adaptive up",
+       [](const std::vector<Tensor>& t) {
+         return adaptive_avg_pool2d(t[0], {19, 14});
+       }},
   };
   for (const auto& [name, op] : ops)
     for (DType dt : {DType::F64, DType::F32, DType::BF16})

@@ -7,5 +7,7 @@ namespace hmr::cli {
 
 Command info_command();
 Command demo_command();
+Command inspect_command();
+Command classify_command();
 
 }  // namespace hmr::cli

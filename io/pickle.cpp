@@ -1033,6 +1033,9 @@ PickleValue Unpickler::call(const PickleValue& callable, std::vector<PickleValue
 }
 
 void Unpickler::build(const PickleValue& obj, const PickleValue& state) {
+  // torch.save(model.state_dict()) pickles an OrderedDict whose instance attributes
+  // (`_metadata`: per-module versions) arrive by BUILD. They hold no tensors; keep the dict.
+  if (obj.is(PickleKind::Dict)) return;
   if (!obj.is(PickleKind::Object)) fail(str("BUILD on a ", pickle_kind_name(obj.kind()), " ", obj.repr(60)));
   const PickleGlobal& g = lookup(obj.module(), obj.name());
   if (g.build)

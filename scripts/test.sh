@@ -8,7 +8,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Installs only what is missing (a no-op on a machine that has everything).
-bash "$root/scripts/install-deps.sh"
+bash "$root/scripts/install-deps.sh" --tests
 jobs=${JOBS:-$(nproc)}
 args=(-G Ninja -DHMR_BENCH=OFF)
 if [[ "${1:-}" == "--sanitize" ]]; then

@@ -19,7 +19,8 @@ std::vector<Tensor> grads_of(const std::vector<Tensor>& params) {
 }
 }  // namespace
 
-Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type, bool error_if_nonfinite) {
+Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type,
+                       bool error_if_nonfinite) {
   NoGradGuard no_grad;
   std::vector<Tensor> grads = grads_of(params);
   if (grads.empty()) return scalar_tensor(0.0);
@@ -47,7 +48,8 @@ Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
 
 void clip_grad_value_(const std::vector<Tensor>& params, double clip_value) {
   NoGradGuard no_grad;
-  HMR_CHECK(clip_value >= 0, ValueError, "clip_grad_value_: clip_value must be non-negative, got ", clip_value);
+  HMR_CHECK(clip_value >= 0, ValueError, "clip_grad_value_: clip_value must be non-negative, got ",
+            clip_value);
   for (Tensor& g : grads_of(params)) g.copy_(clamp(g, -clip_value, clip_value));
 }
 

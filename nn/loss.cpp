@@ -10,16 +10,21 @@ namespace {
 
 Tensor reduce(const Tensor& losses, Reduction reduction) {
   switch (reduction) {
-    case Reduction::None: return losses;
-    case Reduction::Sum: return sum(losses);
-    case Reduction::Mean: return mean(losses);
+    case Reduction::None:
+      return losses;
+    case Reduction::Sum:
+      return sum(losses);
+    case Reduction::Mean:
+      return mean(losses);
   }
   return losses;
 }
 
 void check_floating(const char* op, const Tensor& input, const Tensor& target) {
-  HMR_CHECK(input.is_floating_point(), DTypeError, op, ": expected a floating-point input, got ", input.dtype());
-  HMR_CHECK(target.is_floating_point(), DTypeError, op, ": expected a floating-point target, got ", target.dtype());
+  HMR_CHECK(input.is_floating_point(), DTypeError, op, ": expected a floating-point input, got ",
+            input.dtype());
+  HMR_CHECK(target.is_floating_point(), DTypeError, op, ": expected a floating-point target, got ",
+            target.dtype());
 }
 
 void check_same_shape(const char* op, const Tensor& input, const Tensor& target) {
@@ -53,7 +58,8 @@ std::pair<Tensor, Tensor> checked_class_targets(const char* op, const Tensor& in
                                                 const Tensor& weight, int64_t ignore_index) {
   HMR_CHECK(target.dtype() == DType::I64, DTypeError, op, ": expected int64 class-index targets, got ",
             target.dtype(), " of shape ", target.sizes());
-  HMR_CHECK(input.is_floating_point(), DTypeError, op, ": expected a floating-point input, got ", input.dtype());
+  HMR_CHECK(input.is_floating_point(), DTypeError, op, ": expected a floating-point input, got ",
+            input.dtype());
   HMR_CHECK(input.dim() >= 2, ShapeError, op, ": expected input of shape (N, C) or (N, C, d1, ...), got ",
             input.sizes());
   Shape expected = input.sizes();
@@ -62,8 +68,9 @@ std::pair<Tensor, Tensor> checked_class_targets(const char* op, const Tensor& in
             " for input of shape ", input.sizes(), ", got ", target.sizes());
   const int64_t classes = input.size(1);
   if (weight.defined())
-    HMR_CHECK(weight.dim() == 1 && weight.numel() == classes, ShapeError, op, ": expected a weight of shape [",
-              classes, "] (one per class) for input of shape ", input.sizes(), ", got ", weight.sizes());
+    HMR_CHECK(weight.dim() == 1 && weight.numel() == classes, ShapeError, op,
+              ": expected a weight of shape [", classes, "] (one per class) for input of shape ",
+              input.sizes(), ", got ", weight.sizes());
   for (int64_t t : target.to_vector<int64_t>())
     HMR_CHECK(t == ignore_index || (t >= 0 && t < classes), IndexError, op, ": target ", t,
               " is out of bounds for ", classes, " classes (input shape ", input.sizes(), ")");
@@ -96,7 +103,8 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduc
   return reduce(where(lt(ad, beta), square(d) * (0.5 / beta), ad - 0.5 * beta), reduction);
 }
 
-Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight, Reduction reduction) {
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight,
+                            Reduction reduction) {
   check_same_shape("binary_cross_entropy", input, target);
   Tensor log_x = clamp(log(input), -100.0, std::nullopt);
   Tensor log_1mx = clamp(log(rsub(input, 1.0)), -100.0, std::nullopt);
@@ -111,7 +119,8 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
   // log(1 + exp(-x)) = softplus(-x), which never overflows.
   Tensor log_one_plus_exp = softplus(neg(input));
   Tensor log_weight = pos_weight.defined() ? add(target * sub(pos_weight, 1.0), 1.0) : Tensor();
-  Tensor losses = rsub(target, 1.0) * input + (log_weight.defined() ? log_weight * log_one_plus_exp : log_one_plus_exp);
+  Tensor losses =
+      rsub(target, 1.0) * input + (log_weight.defined() ? log_weight * log_one_plus_exp : log_one_plus_exp);
   if (weight.defined()) losses = losses * weight;
   return reduce(losses, reduction);
 }
@@ -124,10 +133,11 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const Tensor& wei
   }
   auto [safe_target, counted] = checked_class_targets("nll_loss", log_probs, target, weight, ignore_index);
   Tensor picked = gather(log_probs, 1, safe_target.unsqueeze(1)).squeeze(1);  // (N, d1, ...)
-  Tensor w = weight.defined()
-                 ? index_select(weight.to(log_probs.dtype()), 0, safe_target.reshape({-1})).reshape(target.sizes()) *
-                       counted
-                 : counted;
+  Tensor w =
+      weight.defined()
+          ? index_select(weight.to(log_probs.dtype()), 0, safe_target.reshape({-1})).reshape(target.sizes()) *
+                counted
+          : counted;
   Tensor losses = neg(picked) * w;
   if (reduction == Reduction::Mean) return sum(losses) / sum(w);
   return reduce(losses, reduction);
@@ -148,18 +158,20 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& we
                                label_smoothing);
     return reduction == Reduction::None ? out.squeeze(0) : out;
   }
-  HMR_CHECK(input.dim() >= 2, ShapeError, "cross_entropy: expected input of shape (N, C) or (N, C, d1, ...), got ",
-            input.sizes());
+  HMR_CHECK(input.dim() >= 2, ShapeError,
+            "cross_entropy: expected input of shape (N, C) or (N, C, d1, ...), got ", input.sizes());
   const int64_t classes = input.size(1);
   const double smoothing_share = label_smoothing / static_cast<double>(classes);
   Tensor log_probs = log_softmax(input, 1);
 
   if (probabilities) {
-    HMR_CHECK(target.sizes() == input.sizes(), ShapeError, "cross_entropy: probability targets must have the input's ",
-              "shape ", input.sizes(), ", got ", target.sizes());
+    HMR_CHECK(target.sizes() == input.sizes(), ShapeError,
+              "cross_entropy: probability targets must have the input's ", "shape ", input.sizes(), ", got ",
+              target.sizes());
     if (weight.defined())
-      HMR_CHECK(weight.dim() == 1 && weight.numel() == classes, ShapeError, "cross_entropy: expected a weight of shape [",
-                classes, "] for input of shape ", input.sizes(), ", got ", weight.sizes());
+      HMR_CHECK(weight.dim() == 1 && weight.numel() == classes, ShapeError,
+                "cross_entropy: expected a weight of shape [", classes, "] for input of shape ",
+                input.sizes(), ", got ", weight.sizes());
     Tensor y = label_smoothing > 0 ? add(target * (1.0 - label_smoothing), smoothing_share) : target;
     Tensor terms = log_probs * y;
     if (weight.defined()) terms = terms * class_weight_view(weight, input.dim());
@@ -177,8 +189,9 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& we
   Tensor smooth = neg(sum(weighted, {1})) * counted;
   Tensor smooth_reduced;
   if (reduction == Reduction::Mean) {
-    Tensor denominator =
-        weight.defined() ? sum(index_select(weight, 0, safe_target.reshape({-1})) * counted.reshape({-1})) : sum(counted);
+    Tensor denominator = weight.defined()
+                             ? sum(index_select(weight, 0, safe_target.reshape({-1})) * counted.reshape({-1}))
+                             : sum(counted);
     smooth_reduced = sum(smooth) / denominator;
   } else {
     smooth_reduced = reduce(smooth, reduction);

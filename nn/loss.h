@@ -22,8 +22,9 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Ten
 // -w (p y log s(x) + (1 - y) log(1 - s(x))) with s the sigmoid, in the stable form
 // (1 - y) x + (1 + (p - 1) y) (log(1 + exp(-|x|)) + max(-x, 0)). pos_weight p broadcasts along
 // the last (class) dim.
-Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(),
-                                        const Tensor& pos_weight = Tensor(), Reduction reduction = Reduction::Mean);
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                        const Tensor& weight = Tensor(), const Tensor& pos_weight = Tensor(),
+                                        Reduction reduction = Reduction::Mean);
 // Negative log-likelihood of class indices: log_probs (N, C) or (N, C, d1, ...), or (C) with a
 // 0-dim target; target int64 (N) or (N, d1, ...). Targets equal to ignore_index contribute 0;
 // the weighted mean divides by the summed weights of the other targets, as torch.

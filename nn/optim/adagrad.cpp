@@ -22,7 +22,8 @@ Adagrad::Adagrad(std::vector<ParamGroup> groups, const AdagradOptions& defaults)
   size_t flat = 0;
   for (const ParamGroup& g : param_groups()) {
     for (const char* key : {"lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"})
-      HMR_CHECK(option(g.options, key) >= 0, ValueError, "Adagrad: invalid ", key, " ", option(g.options, key));
+      HMR_CHECK(option(g.options, key) >= 0, ValueError, "Adagrad: invalid ", key, " ",
+                option(g.options, key));
     for (const Tensor& p : g.params) {
       ParamState& state = state_of(flat++);
       state.counters["step"] = 0;

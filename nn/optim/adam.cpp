@@ -11,9 +11,12 @@ namespace hmr::optim {
 
 namespace {
 Options adam_options(const AdamOptions& o) {
-  return {{"lr", o.lr},   {"beta1", o.beta1},
-          {"beta2", o.beta2}, {"eps", o.eps},
-          {"weight_decay", o.weight_decay}, {"amsgrad", o.amsgrad ? 1.0 : 0.0}};
+  return {{"lr", o.lr},
+          {"beta1", o.beta1},
+          {"beta2", o.beta2},
+          {"eps", o.eps},
+          {"weight_decay", o.weight_decay},
+          {"amsgrad", o.amsgrad ? 1.0 : 0.0}};
 }
 }  // namespace
 

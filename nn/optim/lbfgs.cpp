@@ -18,7 +18,8 @@ double max_abs(const Tensor& a) { return amax(abs(a)).item<double>(); }
 
 // The minimiser of the cubic through (x1, f1) and (x2, f2) with slopes g1, g2, clamped to
 // [lo, hi]; the midpoint when the cubic has no real minimiser.
-double cubic_minimiser(double x1, double f1, double g1, double x2, double f2, double g2, double lo, double hi) {
+double cubic_minimiser(double x1, double f1, double g1, double x2, double f2, double g2, double lo,
+                       double hi) {
   const double d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2);
   const double d2_square = d1 * d1 - g1 * g2;
   if (d2_square < 0) return (lo + hi) / 2;
@@ -52,19 +53,25 @@ LBFGS::LBFGS(std::vector<Tensor> params, const LBFGSOptions& o)
                 "LBFGS") {
   HMR_CHECK(o.line_search_fn.empty() || o.line_search_fn == "strong_wolfe", ValueError,
             "LBFGS: only the line search \"strong_wolfe\" is supported, got \"", o.line_search_fn, "\"");
-  HMR_CHECK(o.lr >= 0 && o.max_iter > 0 && o.history_size > 0, ValueError,
-            "LBFGS: invalid options (lr ", o.lr, ", max_iter ", o.max_iter, ", history_size ", o.history_size, ")");
+  HMR_CHECK(o.lr >= 0 && o.max_iter > 0 && o.history_size > 0, ValueError, "LBFGS: invalid options (lr ",
+            o.lr, ", max_iter ", o.max_iter, ", history_size ", o.history_size, ")");
   const Tensor& first = param_groups()[0].params.at(0);
   for (const Tensor& p : param_groups()[0].params)
     HMR_CHECK(p.device() == first.device() && p.dtype() == first.dtype(), ValueError,
-              "LBFGS: all parameters must share one device and dtype (got ", first.dtype(), " on ", first.device(),
-              " and ", p.dtype(), " on ", p.device(), ")");
+              "LBFGS: all parameters must share one device and dtype (got ", first.dtype(), " on ",
+              first.device(), " and ", p.dtype(), " on ", p.device(), ")");
 }
 
 std::vector<Optimizer::StateField> LBFGS::state_fields(const Options&) const {
-  return {{"func_evals", true, false}, {"n_iter", true, false},   {"t", true, false},
-          {"H_diag", true, false},     {"prev_loss", true, false}, {"d", false, false},
-          {"prev_flat_grad", false, false}, {"old_dirs", false, false}, {"old_stps", false, false},
+  return {{"func_evals", true, false},
+          {"n_iter", true, false},
+          {"t", true, false},
+          {"H_diag", true, false},
+          {"prev_loss", true, false},
+          {"d", false, false},
+          {"prev_flat_grad", false, false},
+          {"old_dirs", false, false},
+          {"old_stps", false, false},
           {"ro", false, false}};
 }
 
@@ -103,9 +110,10 @@ LBFGS::Evaluation LBFGS::evaluate_along(const std::function<Tensor()>& closure, 
   return {loss, flat_grad};
 }
 
-LBFGS::LineSearchResult LBFGS::strong_wolfe(const std::function<Tensor()>& closure, const std::vector<Tensor>& x0,
-                                            double t, const Tensor& d, double loss, const Tensor& grad,
-                                            double gtd, double tolerance_change) {
+LBFGS::LineSearchResult LBFGS::strong_wolfe(const std::function<Tensor()>& closure,
+                                            const std::vector<Tensor>& x0, double t, const Tensor& d,
+                                            double loss, const Tensor& grad, double gtd,
+                                            double tolerance_change) {
   const double c1 = 1e-4, c2 = 0.9;  // sufficient decrease, curvature
   const int64_t max_ls = 25;
   const double d_norm = max_abs(d);
@@ -300,8 +308,10 @@ Tensor LBFGS::step(std::function<Tensor()> closure) {
   state.counters["prev_loss"] = prev_loss;
   const Tensor& first = param_groups()[0].params[0];
   const int64_t n = d.numel();
-  state.tensors["old_dirs"] = old_dirs.empty() ? zeros({0, n}, {first.dtype(), first.device()}) : stack(old_dirs, 0);
-  state.tensors["old_stps"] = old_stps.empty() ? zeros({0, n}, {first.dtype(), first.device()}) : stack(old_stps, 0);
+  state.tensors["old_dirs"] =
+      old_dirs.empty() ? zeros({0, n}, {first.dtype(), first.device()}) : stack(old_dirs, 0);
+  state.tensors["old_stps"] =
+      old_stps.empty() ? zeros({0, n}, {first.dtype(), first.device()}) : stack(old_stps, 0);
   state.tensors["ro"] = tensor(ro, {static_cast<int64_t>(ro.size())}, {DType::F64, first.device()});
   return orig_loss;
 }

@@ -50,9 +50,9 @@ void LRScheduler::load_state_dict(const TensorDict& dict) {
   for (const auto& [key, t] : dict)
     HMR_CHECK(key == "last_epoch" || key == "base_lrs" || key == "last_lr", ValueError, name_,
               ".load_state_dict: unexpected key '", key, "'");
-  HMR_CHECK(dict.at("base_lrs").sizes() == Shape{n} && dict.at("last_lr").sizes() == Shape{n}, ValueError, name_,
-            ".load_state_dict: expected base_lrs and last_lr of shape ", Shape{n}, " (one per group), got ",
-            dict.at("base_lrs").sizes(), " and ", dict.at("last_lr").sizes());
+  HMR_CHECK(dict.at("base_lrs").sizes() == Shape{n} && dict.at("last_lr").sizes() == Shape{n}, ValueError,
+            name_, ".load_state_dict: expected base_lrs and last_lr of shape ", Shape{n},
+            " (one per group), got ", dict.at("base_lrs").sizes(), " and ", dict.at("last_lr").sizes());
   last_epoch_ = static_cast<int64_t>(dict.at("last_epoch").item<double>());
   base_lrs_ = dict.at("base_lrs").to_vector<double>();
   last_lr_ = dict.at("last_lr").to_vector<double>();
@@ -117,7 +117,10 @@ std::vector<double> CosineAnnealingLR::compute_lr() const {
 }
 
 LinearLR::LinearLR(Optimizer& optimizer, double start_factor, double end_factor, int64_t total_iters)
-    : LRScheduler(optimizer, "LinearLR"), start_factor_(start_factor), end_factor_(end_factor), total_iters_(total_iters) {
+    : LRScheduler(optimizer, "LinearLR"),
+      start_factor_(start_factor),
+      end_factor_(end_factor),
+      total_iters_(total_iters) {
   HMR_CHECK(start_factor > 0 && start_factor <= 1 && end_factor >= 0 && end_factor <= 1, ValueError,
             "LinearLR: expected 0 < start_factor <= 1 and 0 <= end_factor <= 1, got ", start_factor, " and ",
             end_factor);
@@ -132,8 +135,8 @@ std::vector<double> LinearLR::compute_lr() const {
   }
   if (epoch > total_iters_) return lrs;
   const double delta = end_factor_ - start_factor_;
-  const double factor =
-      1.0 + delta / (static_cast<double>(total_iters_) * start_factor_ + static_cast<double>(epoch - 1) * delta);
+  const double factor = 1.0 + delta / (static_cast<double>(total_iters_) * start_factor_ +
+                                       static_cast<double>(epoch - 1) * delta);
   for (double& lr : lrs) lr *= factor;
   return lrs;
 }

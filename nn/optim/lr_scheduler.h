@@ -102,7 +102,8 @@ class CosineAnnealingLR : public LRScheduler {
 // total_iters epochs and then stays.
 class LinearLR : public LRScheduler {
  public:
-  LinearLR(Optimizer& optimizer, double start_factor = 1.0 / 3, double end_factor = 1.0, int64_t total_iters = 5);
+  LinearLR(Optimizer& optimizer, double start_factor = 1.0 / 3, double end_factor = 1.0,
+           int64_t total_iters = 5);
 
  protected:
   std::vector<double> compute_lr() const override;

@@ -20,7 +20,8 @@ void Optimizer::add_param_group(ParamGroup group) {
               groups_.size());
   for (const auto& [key, value] : defaults_) group.options.emplace(key, value);
   for (const Tensor& p : group.params) {
-    HMR_CHECK(p.defined(), ValueError, name_, ": parameter group ", groups_.size(), " holds an undefined tensor");
+    HMR_CHECK(p.defined(), ValueError, name_, ": parameter group ", groups_.size(),
+              " holds an undefined tensor");
     HMR_CHECK(p.is_floating_point(), DTypeError, name_, ": can only optimize floating-point tensors, got ",
               p.dtype(), " of shape ", p.sizes());
     for (const ParamGroup& other : groups_)

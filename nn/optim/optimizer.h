@@ -200,8 +200,8 @@ class LBFGS : public Optimizer {
   };
   Tensor gather_flat_grad() const;
   void add_to_params(double step_size, const Tensor& direction);
-  Evaluation evaluate_along(const std::function<Tensor()>& closure, const std::vector<Tensor>& x0,
-                            double t, const Tensor& d);
+  Evaluation evaluate_along(const std::function<Tensor()>& closure, const std::vector<Tensor>& x0, double t,
+                            const Tensor& d);
   struct LineSearchResult {
     double loss;
     Tensor flat_grad;

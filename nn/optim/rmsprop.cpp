@@ -21,7 +21,8 @@ RMSprop::RMSprop(std::vector<ParamGroup> groups, const RMSpropOptions& defaults)
     : Optimizer(std::move(groups), rmsprop_options(defaults), "RMSprop") {
   for (const ParamGroup& g : param_groups()) {
     for (const char* key : {"lr", "alpha", "eps", "weight_decay", "momentum"})
-      HMR_CHECK(option(g.options, key) >= 0, ValueError, "RMSprop: invalid ", key, " ", option(g.options, key));
+      HMR_CHECK(option(g.options, key) >= 0, ValueError, "RMSprop: invalid ", key, " ",
+                option(g.options, key));
   }
 }
 RMSprop::RMSprop(std::vector<Tensor> params, const RMSpropOptions& defaults)

@@ -23,7 +23,8 @@ SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults)
     const Options& o = g.options;
     HMR_CHECK(option(o, "lr") >= 0, ValueError, "SGD: invalid learning rate ", option(o, "lr"));
     HMR_CHECK(option(o, "momentum") >= 0, ValueError, "SGD: invalid momentum ", option(o, "momentum"));
-    HMR_CHECK(option(o, "weight_decay") >= 0, ValueError, "SGD: invalid weight_decay ", option(o, "weight_decay"));
+    HMR_CHECK(option(o, "weight_decay") >= 0, ValueError, "SGD: invalid weight_decay ",
+              option(o, "weight_decay"));
     HMR_CHECK(option(o, "nesterov") == 0 || (option(o, "momentum") > 0 && option(o, "dampening") == 0),
               ValueError, "SGD: Nesterov momentum requires a momentum and zero dampening (got momentum ",
               option(o, "momentum"), ", dampening ", option(o, "dampening"), ")");

@@ -35,10 +35,12 @@ void check_loss(const std::string& name, const Tensor& x0, const LossFn& fn) {
     const std::string key = name + "." + rname;
     std::vector<double> got = out.to_vector<double>(), want = fixture(key + ".out");
     ASSERT_EQ(got.size(), want.size()) << key;
-    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-10 * (1 + std::abs(want[i]))) << key << " out " << i;
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_NEAR(got[i], want[i], 1e-10 * (1 + std::abs(want[i]))) << key << " out " << i;
     std::vector<double> g = x.grad().to_vector<double>(), gw = fixture(key + ".grad");
     ASSERT_EQ(g.size(), gw.size()) << key;
-    for (size_t i = 0; i < g.size(); ++i) EXPECT_NEAR(g[i], gw[i], 1e-10 * (1 + std::abs(gw[i]))) << key << " grad " << i;
+    for (size_t i = 0; i < g.size(); ++i)
+      EXPECT_NEAR(g[i], gw[i], 1e-10 * (1 + std::abs(gw[i]))) << key << " grad " << i;
     GradcheckResult r = gradcheck([&](const std::vector<Tensor>& in) { return fn(in[0], reduction); },
                                   {x0.clone().requires_grad_()});
     EXPECT_TRUE(r.ok) << key << ": " << r.message;
@@ -52,14 +54,18 @@ TEST(Loss, PointwiseMatchTorch) {
   check_loss("l1", x, [&](const Tensor& in, Reduction r) { return nn::l1_loss(in, y, r); });
   check_loss("mse", x, [&](const Tensor& in, Reduction r) { return nn::mse_loss(in, y, r); });
   check_loss("smooth_l1", x, [&](const Tensor& in, Reduction r) { return nn::smooth_l1_loss(in, y, r); });
-  check_loss("smooth_l1_beta", x, [&](const Tensor& in, Reduction r) { return nn::smooth_l1_loss(in, y, r, 0.5); });
+  check_loss("smooth_l1_beta", x,
+             [&](const Tensor& in, Reduction r) { return nn::smooth_l1_loss(in, y, r, 0.5); });
 }
 
 TEST(Loss, BinaryCrossEntropyMatchesTorch) {
   Tensor x = f64("bce.x", {3, 4}), y = f64("bce.y", {3, 4}), w = f64("bce.w", {4});
-  check_loss("bce", x, [&](const Tensor& in, Reduction r) { return nn::binary_cross_entropy(in, y, Tensor(), r); });
-  check_loss("bce_w", x, [&](const Tensor& in, Reduction r) { return nn::binary_cross_entropy(in, y, w, r); });
-  Tensor lx = f64("bcel.x", {3, 4}), ly = f64("bcel.y", {3, 4}), lw = f64("bcel.w", {3, 4}), pw = f64("bcel.pw", {4});
+  check_loss("bce", x,
+             [&](const Tensor& in, Reduction r) { return nn::binary_cross_entropy(in, y, Tensor(), r); });
+  check_loss("bce_w", x,
+             [&](const Tensor& in, Reduction r) { return nn::binary_cross_entropy(in, y, w, r); });
+  Tensor lx = f64("bcel.x", {3, 4}), ly = f64("bcel.y", {3, 4}), lw = f64("bcel.w", {3, 4}),
+         pw = f64("bcel.pw", {4});
   check_loss("bcel", lx, [&](const Tensor& in, Reduction r) {
     return nn::binary_cross_entropy_with_logits(in, ly, Tensor(), Tensor(), r);
   });
@@ -79,21 +85,29 @@ TEST(Loss, BinaryCrossEntropyStaysFiniteAtTheEdges) {
 
 TEST(Loss, NllLossMatchesTorch) {
   Tensor x = f64("cls.x", {5, 4}), t = i64("cls.t", {5}), w = f64("cls.w", {4});
-  check_loss("nll", x, [&](const Tensor& in, Reduction r) { return nn::nll_loss(log_softmax(in, 1), t, Tensor(), r); });
-  check_loss("nll_w", x, [&](const Tensor& in, Reduction r) { return nn::nll_loss(log_softmax(in, 1), t, w, r); });
+  check_loss("nll", x,
+             [&](const Tensor& in, Reduction r) { return nn::nll_loss(log_softmax(in, 1), t, Tensor(), r); });
+  check_loss("nll_w", x,
+             [&](const Tensor& in, Reduction r) { return nn::nll_loss(log_softmax(in, 1), t, w, r); });
   Tensor sx = f64("sp.x", {2, 3, 2, 2}), st = i64("sp.t", {2, 2, 2}), sw = f64("sp.w", {3});
-  check_loss("nll_sp_w", sx, [&](const Tensor& in, Reduction r) { return nn::nll_loss(log_softmax(in, 1), st, sw, r); });
+  check_loss("nll_sp_w", sx,
+             [&](const Tensor& in, Reduction r) { return nn::nll_loss(log_softmax(in, 1), st, sw, r); });
 }
 
 TEST(Loss, CrossEntropyMatchesTorch) {
   Tensor x = f64("cls.x", {5, 4}), t = i64("cls.t", {5}), w = f64("cls.w", {4}), pt = f64("prob.t", {5, 4});
   check_loss("ce", x, [&](const Tensor& in, Reduction r) { return nn::cross_entropy(in, t, Tensor(), r); });
-  check_loss("ce_w_ls", x, [&](const Tensor& in, Reduction r) { return nn::cross_entropy(in, t, w, r, -100, 0.2); });
-  check_loss("ce_ls", x, [&](const Tensor& in, Reduction r) { return nn::cross_entropy(in, t, Tensor(), r, -100, 0.1); });
+  check_loss("ce_w_ls", x,
+             [&](const Tensor& in, Reduction r) { return nn::cross_entropy(in, t, w, r, -100, 0.2); });
+  check_loss("ce_ls", x,
+             [&](const Tensor& in, Reduction r) { return nn::cross_entropy(in, t, Tensor(), r, -100, 0.1); });
   Tensor sx = f64("sp.x", {2, 3, 2, 2}), st = i64("sp.t", {2, 2, 2}), sw = f64("sp.w", {3});
-  check_loss("ce_sp_w_ls", sx, [&](const Tensor& in, Reduction r) { return nn::cross_entropy(in, st, sw, r, -100, 0.3); });
-  check_loss("ce_prob", x, [&](const Tensor& in, Reduction r) { return nn::cross_entropy(in, pt, Tensor(), r); });
-  check_loss("ce_prob_w_ls", x, [&](const Tensor& in, Reduction r) { return nn::cross_entropy(in, pt, w, r, -100, 0.15); });
+  check_loss("ce_sp_w_ls", sx,
+             [&](const Tensor& in, Reduction r) { return nn::cross_entropy(in, st, sw, r, -100, 0.3); });
+  check_loss("ce_prob", x,
+             [&](const Tensor& in, Reduction r) { return nn::cross_entropy(in, pt, Tensor(), r); });
+  check_loss("ce_prob_w_ls", x,
+             [&](const Tensor& in, Reduction r) { return nn::cross_entropy(in, pt, w, r, -100, 0.15); });
 }
 
 TEST(Loss, BadArgumentsNameTheLossAndShapes) {

@@ -22,7 +22,8 @@ Tensor fixture_tensor(const std::string& key, const Shape& shape) {
   return tensor(fixture(key), shape, DType::F64);
 }
 
-void expect_close(const std::vector<double>& got, const std::vector<double>& want, double rtol, const std::string& what) {
+void expect_close(const std::vector<double>& got, const std::vector<double>& want, double rtol,
+                  const std::string& what) {
   ASSERT_EQ(got.size(), want.size()) << what;
   for (size_t i = 0; i < got.size(); ++i)
     EXPECT_NEAR(got[i], want[i], rtol * (1 + std::abs(want[i]))) << what << " element " << i;
@@ -70,63 +71,119 @@ void check_trajectory(const std::string& name, Make make, bool closure_step = fa
 }  // namespace
 
 TEST(Optim, SGDMatchesTorch) {
-  check_trajectory("sgd", [](Problem& p) { SGDOptions o; o.lr = 0.1; return std::make_unique<SGD>(std::vector<Tensor>{p.W, p.b}, o); });
+  check_trajectory("sgd", [](Problem& p) {
+    SGDOptions o;
+    o.lr = 0.1;
+    return std::make_unique<SGD>(std::vector<Tensor>{p.W, p.b}, o);
+  });
   check_trajectory("sgd_momentum_dampening", [](Problem& p) {
-    SGDOptions o; o.lr = 0.1; o.momentum = 0.9; o.dampening = 0.1;
+    SGDOptions o;
+    o.lr = 0.1;
+    o.momentum = 0.9;
+    o.dampening = 0.1;
     return std::make_unique<SGD>(std::vector<Tensor>{p.W, p.b}, o);
   });
   check_trajectory("sgd_nesterov_wd", [](Problem& p) {
-    SGDOptions o; o.lr = 0.05; o.momentum = 0.9; o.nesterov = true; o.weight_decay = 0.01;
+    SGDOptions o;
+    o.lr = 0.05;
+    o.momentum = 0.9;
+    o.nesterov = true;
+    o.weight_decay = 0.01;
     return std::make_unique<SGD>(std::vector<Tensor>{p.W, p.b}, o);
   });
   check_trajectory("sgd_maximize", [](Problem& p) {
-    SGDOptions o; o.lr = 0.01; o.maximize = true;
+    SGDOptions o;
+    o.lr = 0.01;
+    o.maximize = true;
     return std::make_unique<SGD>(std::vector<Tensor>{p.W, p.b}, o);
   });
   check_trajectory("sgd_groups", [](Problem& p) {
-    SGDOptions o; o.lr = 0.1;
-    return std::make_unique<SGD>(std::vector<ParamGroup>{{{p.W}, {{"momentum", 0.5}}}, {{p.b}, {{"lr", 0.01}}}}, o);
+    SGDOptions o;
+    o.lr = 0.1;
+    return std::make_unique<SGD>(
+        std::vector<ParamGroup>{{{p.W}, {{"momentum", 0.5}}}, {{p.b}, {{"lr", 0.01}}}}, o);
   });
 }
 
 TEST(Optim, AdamAndAdamWMatchTorch) {
-  check_trajectory("adam", [](Problem& p) { AdamOptions o; o.lr = 0.1; return std::make_unique<Adam>(std::vector<Tensor>{p.W, p.b}, o); });
+  check_trajectory("adam", [](Problem& p) {
+    AdamOptions o;
+    o.lr = 0.1;
+    return std::make_unique<Adam>(std::vector<Tensor>{p.W, p.b}, o);
+  });
   check_trajectory("adam_amsgrad_wd", [](Problem& p) {
-    AdamOptions o; o.lr = 0.05; o.beta1 = 0.8; o.beta2 = 0.99; o.weight_decay = 0.1; o.amsgrad = true;
+    AdamOptions o;
+    o.lr = 0.05;
+    o.beta1 = 0.8;
+    o.beta2 = 0.99;
+    o.weight_decay = 0.1;
+    o.amsgrad = true;
     return std::make_unique<Adam>(std::vector<Tensor>{p.W, p.b}, o);
   });
   check_trajectory("adamw", [](Problem& p) {
-    AdamOptions o = AdamW::default_options(); o.lr = 0.1; o.weight_decay = 0.1;
+    AdamOptions o = AdamW::default_options();
+    o.lr = 0.1;
+    o.weight_decay = 0.1;
     return std::make_unique<AdamW>(std::vector<Tensor>{p.W, p.b}, o);
   });
   check_trajectory("adamw_amsgrad", [](Problem& p) {
-    AdamOptions o = AdamW::default_options(); o.lr = 0.05; o.amsgrad = true;  // torch's default decay 1e-2
+    AdamOptions o = AdamW::default_options();
+    o.lr = 0.05;
+    o.amsgrad = true;  // torch's default decay 1e-2
     return std::make_unique<AdamW>(std::vector<Tensor>{p.W, p.b}, o);
   });
 }
 
 TEST(Optim, RMSpropAndAdagradMatchTorch) {
-  check_trajectory("rmsprop", [](Problem& p) { RMSpropOptions o; o.lr = 0.01; return std::make_unique<RMSprop>(std::vector<Tensor>{p.W, p.b}, o); });
-  check_trajectory("rmsprop_centered_momentum_wd", [](Problem& p) {
-    RMSpropOptions o; o.lr = 0.01; o.alpha = 0.9; o.momentum = 0.5; o.centered = true; o.weight_decay = 0.1;
+  check_trajectory("rmsprop", [](Problem& p) {
+    RMSpropOptions o;
+    o.lr = 0.01;
     return std::make_unique<RMSprop>(std::vector<Tensor>{p.W, p.b}, o);
   });
-  check_trajectory("adagrad", [](Problem& p) { AdagradOptions o; o.lr = 0.1; return std::make_unique<Adagrad>(std::vector<Tensor>{p.W, p.b}, o); });
+  check_trajectory("rmsprop_centered_momentum_wd", [](Problem& p) {
+    RMSpropOptions o;
+    o.lr = 0.01;
+    o.alpha = 0.9;
+    o.momentum = 0.5;
+    o.centered = true;
+    o.weight_decay = 0.1;
+    return std::make_unique<RMSprop>(std::vector<Tensor>{p.W, p.b}, o);
+  });
+  check_trajectory("adagrad", [](Problem& p) {
+    AdagradOptions o;
+    o.lr = 0.1;
+    return std::make_unique<Adagrad>(std::vector<Tensor>{p.W, p.b}, o);
+  });
   check_trajectory("adagrad_decay_wd_init", [](Problem& p) {
-    AdagradOptions o; o.lr = 0.1; o.lr_decay = 0.1; o.weight_decay = 0.05; o.initial_accumulator_value = 0.5;
+    AdagradOptions o;
+    o.lr = 0.1;
+    o.lr_decay = 0.1;
+    o.weight_decay = 0.05;
+    o.initial_accumulator_value = 0.5;
     return std::make_unique<Adagrad>(std::vector<Tensor>{p.W, p.b}, o);
   });
 }
 
 TEST(Optim, LBFGSMatchesTorchOnLeastSquares) {
-  check_trajectory("lbfgs_lsq", [](Problem& p) {
-    LBFGSOptions o; o.max_iter = 4; o.history_size = 3;
-    return std::make_unique<LBFGS>(std::vector<Tensor>{p.W, p.b}, o);
-  }, true);
-  check_trajectory("lbfgs_lsq_wolfe", [](Problem& p) {
-    LBFGSOptions o; o.max_iter = 4; o.history_size = 3; o.line_search_fn = "strong_wolfe";
-    return std::make_unique<LBFGS>(std::vector<Tensor>{p.W, p.b}, o);
-  }, true);
+  check_trajectory(
+      "lbfgs_lsq",
+      [](Problem& p) {
+        LBFGSOptions o;
+        o.max_iter = 4;
+        o.history_size = 3;
+        return std::make_unique<LBFGS>(std::vector<Tensor>{p.W, p.b}, o);
+      },
+      true);
+  check_trajectory(
+      "lbfgs_lsq_wolfe",
+      [](Problem& p) {
+        LBFGSOptions o;
+        o.max_iter = 4;
+        o.history_size = 3;
+        o.line_search_fn = "strong_wolfe";
+        return std::make_unique<LBFGS>(std::vector<Tensor>{p.W, p.b}, o);
+      },
+      true);
 }
 
 TEST(Optim, LBFGSMatchesTorchOnRosenbrock) {
@@ -147,24 +204,39 @@ TEST(Optim, LBFGSMatchesTorchOnRosenbrock) {
     }
     return out;
   };
-  LBFGSOptions fixed; fixed.lr = 0.1; fixed.max_iter = 6; fixed.history_size = 4;
+  LBFGSOptions fixed;
+  fixed.lr = 0.1;
+  fixed.max_iter = 6;
+  fixed.history_size = 4;
   expect_close(trajectory(fixed), fixture("lbfgs_rosenbrock.trajectory"), 1e-6, "lbfgs_rosenbrock");
-  LBFGSOptions wolfe; wolfe.max_iter = 8; wolfe.history_size = 5; wolfe.line_search_fn = "strong_wolfe";
-  expect_close(trajectory(wolfe), fixture("lbfgs_rosenbrock_wolfe.trajectory"), 1e-6, "lbfgs_rosenbrock_wolfe");
+  LBFGSOptions wolfe;
+  wolfe.max_iter = 8;
+  wolfe.history_size = 5;
+  wolfe.line_search_fn = "strong_wolfe";
+  expect_close(trajectory(wolfe), fixture("lbfgs_rosenbrock_wolfe.trajectory"), 1e-6,
+               "lbfgs_rosenbrock_wolfe");
 }
 
 // Saving after 3 steps and loading into a fresh optimizer continues exactly as 5 straight steps.
 TEST(Optim, StateDictRoundTripContinuesTheTrajectory) {
   auto adam = [](Problem& p) {
-    AdamOptions o; o.lr = 0.05; o.amsgrad = true; o.weight_decay = 0.1;
+    AdamOptions o;
+    o.lr = 0.05;
+    o.amsgrad = true;
+    o.weight_decay = 0.1;
     return std::make_unique<Adam>(std::vector<Tensor>{p.W, p.b}, o);
   };
   auto rms = [](Problem& p) {
-    RMSpropOptions o; o.momentum = 0.5; o.centered = true;
+    RMSpropOptions o;
+    o.momentum = 0.5;
+    o.centered = true;
     return std::make_unique<RMSprop>(std::vector<Tensor>{p.W, p.b}, o);
   };
   auto lbfgs = [](Problem& p) {
-    LBFGSOptions o; o.max_iter = 2; o.history_size = 3; o.line_search_fn = "strong_wolfe";
+    LBFGSOptions o;
+    o.max_iter = 2;
+    o.history_size = 3;
+    o.line_search_fn = "strong_wolfe";
     return std::make_unique<LBFGS>(std::vector<Tensor>{p.W, p.b}, o);
   };
   auto check = [](auto make, bool closure_step) {
@@ -221,10 +293,12 @@ TEST(Optim, LoadStateDictListsEveryProblem) {
 TEST(Optim, ParamWithoutGradIsSkippedAndStateIsLazy) {
   Tensor a = tensor({1.0, 2.0}, DType::F64).requires_grad_();
   Tensor unused = tensor({5.0}, DType::F64).requires_grad_();
-  SGDOptions o; o.lr = 0.5; o.momentum = 0.9;
+  SGDOptions o;
+  o.lr = 0.5;
+  o.momentum = 0.9;
   SGD opt({a, unused}, o);
   EXPECT_EQ(opt.state_dict().size(), 6u);  // no state yet, six options
-  sum(a * a).backward();                     // grad 2a = (2, 4)
+  sum(a * a).backward();                   // grad 2a = (2, 4)
   opt.step();
   EXPECT_EQ(a.to_vector<double>(), (std::vector<double>{0.0, 0.0}));  // 1 - 0.5*2, 2 - 0.5*4
   EXPECT_EQ(unused.to_vector<double>(), std::vector<double>{5.0});
@@ -236,9 +310,11 @@ TEST(Optim, ParamWithoutGradIsSkippedAndStateIsLazy) {
 
 TEST(Optim, BadOptionsThrowNamingTheOptimizer) {
   Tensor a = tensor({1.0}, DType::F64).requires_grad_();
-  SGDOptions o; o.nesterov = true;
+  SGDOptions o;
+  o.nesterov = true;
   EXPECT_THROW(SGD({a}, o), ValueError);
-  AdamOptions ao; ao.beta1 = 1.0;
+  AdamOptions ao;
+  ao.beta1 = 1.0;
   std::string msg = hmr::testing::error_message([&] { Adam({a}, ao); });
   EXPECT_NE(msg.find("Adam: invalid beta1"), std::string::npos) << msg;
   EXPECT_THROW(SGD(std::vector<ParamGroup>{{{a}, {{"mom", 0.1}}}}, SGDOptions{}), ValueError);
@@ -252,7 +328,8 @@ namespace {
 template <class Make>
 void check_schedule(const std::string& name, Make make) {
   Tensor p = zeros({1}, DType::F64).requires_grad_(), q = zeros({1}, DType::F64).requires_grad_();
-  SGDOptions o; o.lr = 0.1;
+  SGDOptions o;
+  o.lr = 0.1;
   SGD opt(std::vector<ParamGroup>{{{p}, {}}, {{q}, {{"lr", 0.05}}}}, o);
   auto sched = make(opt);
   std::vector<double> lrs = sched->get_last_lr();
@@ -268,18 +345,23 @@ void check_schedule(const std::string& name, Make make) {
 
 TEST(LRScheduler, SequencesMatchTorch) {
   check_schedule("step_lr", [](Optimizer& o) { return std::make_unique<StepLR>(o, 3, 0.5); });
-  check_schedule("multi_step_lr", [](Optimizer& o) { return std::make_unique<MultiStepLR>(o, std::vector<int64_t>{2, 5, 5, 9}, 0.3); });
+  check_schedule("multi_step_lr", [](Optimizer& o) {
+    return std::make_unique<MultiStepLR>(o, std::vector<int64_t>{2, 5, 5, 9}, 0.3);
+  });
   check_schedule("exponential_lr", [](Optimizer& o) { return std::make_unique<ExponentialLR>(o, 0.9); });
-  check_schedule("cosine_annealing_lr", [](Optimizer& o) { return std::make_unique<CosineAnnealingLR>(o, 4, 0.01); });
+  check_schedule("cosine_annealing_lr",
+                 [](Optimizer& o) { return std::make_unique<CosineAnnealingLR>(o, 4, 0.01); });
   check_schedule("linear_lr", [](Optimizer& o) { return std::make_unique<LinearLR>(o, 0.25, 1.0, 4); });
   check_schedule("lambda_lr", [](Optimizer& o) {
-    return std::make_unique<LambdaLR>(o, [](int64_t epoch) { return 1.0 / (1.0 + static_cast<double>(epoch)); });
+    return std::make_unique<LambdaLR>(o,
+                                      [](int64_t epoch) { return 1.0 / (1.0 + static_cast<double>(epoch)); });
   });
 }
 
 TEST(LRScheduler, StateDictRoundTrip) {
   Tensor p = zeros({1}, DType::F64).requires_grad_();
-  SGDOptions o; o.lr = 0.1;
+  SGDOptions o;
+  o.lr = 0.1;
   SGD a({p}, o);
   StepLR s(a, 2, 0.5);
   for (int i = 0; i < 3; ++i) s.step();

@@ -3,6 +3,7 @@
 // conv2d, so the same three convolution kernels serve both with their roles swapped.
 #include "kernels/conv.h"
 
+#include "autograd/autocast.h"
 #include "autograd/function.h"
 #include "autograd/ops.h"
 
@@ -72,6 +73,11 @@ void add_bias(const Tensor& y, const Tensor& bias) {
 
 Tensor conv2d(const Tensor& input, const Tensor& w, const Tensor& bias, Size2 stride, Size2 padding,
               Size2 dilation, int64_t groups) {
+  if (autocast::casts_convolutions(input)) {
+    Tensor xl = autocast::to_lower(input), wl = autocast::to_lower(w), bl = autocast::to_lower(bias);
+    if (!xl.is_same(input) || !wl.is_same(w) || !bl.is_same(bias))
+      return conv2d(xl, wl, bl, stride, padding, dilation, groups);
+  }
   const char* op = "conv2d";
   Batched b = batched(op, input);
   const Tensor& x = b.x;
@@ -123,6 +129,11 @@ Tensor conv2d(const Tensor& input, const Tensor& w, const Tensor& bias, Size2 st
 // grad_w = conv weight gradient with x in grad_y's role.
 Tensor conv_transpose2d(const Tensor& input, const Tensor& w, const Tensor& bias, Size2 stride, Size2 padding,
                         Size2 output_padding, int64_t groups, Size2 dilation) {
+  if (autocast::casts_convolutions(input)) {
+    Tensor xl = autocast::to_lower(input), wl = autocast::to_lower(w), bl = autocast::to_lower(bias);
+    if (!xl.is_same(input) || !wl.is_same(w) || !bl.is_same(bias))
+      return conv_transpose2d(xl, wl, bl, stride, padding, output_padding, groups, dilation);
+  }
   const char* op = "conv_transpose2d";
   Batched b = batched(op, input);
   const Tensor& x = b.x;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "autograd/autocast.h"
 #include "autograd/function.h"
 #include "autograd/ops.h"
 #include "kernels/plan.h"
@@ -65,7 +66,8 @@ Tensor product(const char* op, const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
+Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  const Tensor a = autocast::to_lower(a_in), b = autocast::to_lower(b_in);
   HMR_CHECK(a.dim() >= 1 && b.dim() >= 1, ShapeError,
             "matmul: both operands need at least 1 dim but found shapes ", a.sizes(), " and ", b.sizes());
   check_operands("matmul", a, b);
@@ -85,14 +87,16 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return product("matmul", a, b);
 }
 
-Tensor mm(const Tensor& a, const Tensor& b) {
+Tensor mm(const Tensor& a_in, const Tensor& b_in) {
+  const Tensor a = autocast::to_lower(a_in), b = autocast::to_lower(b_in);
   HMR_CHECK(a.dim() == 2 && b.dim() == 2, ShapeError, "mm: expected two 2-D tensors but found shapes ",
             a.sizes(), " and ", b.sizes());
   check_operands("mm", a, b);
   return product("mm", a, b);
 }
 
-Tensor bmm(const Tensor& a, const Tensor& b) {
+Tensor bmm(const Tensor& a_in, const Tensor& b_in) {
+  const Tensor a = autocast::to_lower(a_in), b = autocast::to_lower(b_in);
   HMR_CHECK(a.dim() == 3 && b.dim() == 3 && a.size(0) == b.size(0), ShapeError,
             "bmm: expected two 3-D tensors with one batch size but found shapes ", a.sizes(), " and ",
             b.sizes());

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "autograd/autocast.h"
 #include "autograd/function.h"
 #include "autograd/ops.h"
 #include "kernels/elementwise.h"
@@ -118,8 +119,9 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, cons
 
 // ---- group norm ---------------------------------------------------------------------------------
 
-Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps) {
+Tensor group_norm(const Tensor& x_in, int64_t groups, const Tensor& weight, const Tensor& bias, double eps) {
   const char* op = "group_norm";
+  const Tensor x = autocast::to_f32(x_in);  // an f32 op under autocast
   HMR_CHECK(x.dim() >= 2, ShapeError, op, ": expected an input of shape (N, C, ...) but found shape ",
             x.sizes());
   check_floating_input(op, x);
@@ -140,8 +142,9 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const T
 
 // ---- layer norm ---------------------------------------------------------------------------------
 
-Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
+Tensor layer_norm(const Tensor& x_in, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
                   double eps) {
+  const Tensor x = autocast::to_f32(x_in);  // an f32 op under autocast
   const char* op = "layer_norm";
   const int64_t k = static_cast<int64_t>(normalized_shape.size());
   bool matches = k >= 1 && x.dim() >= k;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "autograd/autocast.h"
 #include "autograd/function.h"
 #include "autograd/ops.h"
 #include "kernels/reduce.h"
@@ -333,7 +334,9 @@ Tensor softmax_op(const char* name, const Tensor& x, int64_t dim, bool log) {
 
 }  // namespace
 
-Tensor softmax(const Tensor& x, int64_t dim) { return softmax_op("softmax", x, dim, false); }
-Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_op("log_softmax", x, dim, true); }
+Tensor softmax(const Tensor& x, int64_t dim) { return softmax_op("softmax", autocast::to_f32(x), dim, false); }
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+  return softmax_op("log_softmax", autocast::to_f32(x), dim, true);
+}
 
 }  // namespace hmr

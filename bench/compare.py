@@ -19,10 +19,14 @@ def hmr_figures(path):
         if run.get("run_type") == "aggregate" and run.get("aggregate_name") != "median":
             continue
         case = run.get("run_name", run["name"]).removesuffix("/real_time")
+        if run.get("error_occurred"):
+            continue
         if "FLOPS" in run:
             figures[case] = (run["FLOPS"] / 1e9, "GFLOP/s")
         elif case.startswith("tiny_add"):
             figures[case] = (1e9 / run["items_per_second"], "ns")
+        elif run.get("time_unit") == "ms":  # whole-model cases (bench/resnet.cpp)
+            figures[case] = (run["real_time"], "ms")
         else:
             figures[case] = (run["bytes_per_second"] / 1e9, "GB/s")
     return figures
@@ -58,7 +62,7 @@ def main():
             rows.append((case, f"{value:.3g} {unit}", "-", "-"))
             continue
         # Times: smaller is better, so the speed ratio is theirs / ours.
-        ratio = other[0] / value if unit == "ns" else value / other[0]
+        ratio = other[0] / value if unit in ("ns", "ms") else value / other[0]
         rows.append((case, f"{value:.3g} {unit}", f"{other[0]:.3g} {other[1]}", f"{ratio:.2f}"))
 
     header = ("case", "hmr", "torch", "hmr/torch speed")

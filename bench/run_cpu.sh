@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Runs every CPU benchmark and its PyTorch twin (Debian's python3-torch, /usr/bin/python3) in
 # one invocation on the same cores, and prints one table: case, hmr, torch, speed ratio.
-#   bench/run_cpu.sh [--markdown]     THREADS (default 2), BUILD_DIR (default build-bench)
+#   bench/run_cpu.sh [--markdown]     THREADS (default 2), BUILD_DIR (default build-bench),
+#                                     FAMILIES (default: all, e.g. "gemm resnet")
 # Builds the benchmark programs (Release, CPU only) when they are missing.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${BUILD_DIR:-$root/build-bench}
 threads=${THREADS:-2}
-families=(elementwise reduce gemm overhead)
+read -ra families <<<"${FAMILIES:-elementwise reduce gemm overhead resnet}"
 
 if [[ ! -f "$build/build.ninja" ]]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DHMR_CUDA=OFF -DHMR_TESTS=OFF \

@@ -33,7 +33,10 @@ struct TensorOptions {
 Tensor empty(const Shape& sizes, TensorOptions opts = {});
 Tensor zeros(const Shape& sizes, TensorOptions opts = {});
 Tensor ones(const Shape& sizes, TensorOptions opts = {});
-Tensor full(const Shape& sizes, const Scalar& value, TensorOptions opts = {});
+// Without options the dtype follows the value, as torch.full: bool -> Bool, integral -> I64,
+// floating -> the default float. Options given explicitly (even {}) set the dtype.
+Tensor full(const Shape& sizes, const Scalar& value);
+Tensor full(const Shape& sizes, const Scalar& value, TensorOptions opts);
 Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
 Tensor full_like(const Tensor& t, const Scalar& value);

@@ -24,6 +24,13 @@ Tensor full(const Shape& sizes, const Scalar& value, TensorOptions opts) {
   return finish(t, opts);
 }
 
+Tensor full(const Shape& sizes, const Scalar& value) {
+  DType dtype = kDefaultFloat;
+  if (value.kind() == Scalar::Kind::Bool) dtype = DType::Bool;
+  else if (value.kind() == Scalar::Kind::Int) dtype = DType::I64;
+  return full(sizes, value, TensorOptions(dtype));
+}
+
 Tensor zeros(const Shape& sizes, TensorOptions opts) { return full(sizes, 0, opts); }
 Tensor ones(const Shape& sizes, TensorOptions opts) { return full(sizes, 1, opts); }
 Tensor zeros_like(const Tensor& t) { return zeros(t.sizes(), {t.dtype(), t.device()}); }

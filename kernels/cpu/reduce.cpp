@@ -1,7 +1,7 @@
-// CPU reductions over a contiguous (outer, reduced, inner) block. Rows (inner == 1) fold with
-// many independent accumulators so sums vectorise and stay memory-bound; a few long rows are
-// split across threads. Columns (inner > 1) accumulate whole rows into a vector of partials,
-// as PyTorch does for outer reductions, so a sum over dim 0 reads memory in order.
+// CPU reductions over a contiguous (outer, reduced, inner) block. Short rows (inner == 1) fold
+// several at a time into vector lanes, long rows block by block with many accumulators, a few
+// long rows split across threads. Columns (inner > 1) accumulate whole rows into a vector of
+// partials, pairwise over row blocks, so a sum over dim 0 reads memory in order.
 #include <algorithm>
 #include <memory>
 #include <vector>
@@ -40,9 +40,55 @@ typename R::Acc fold(const T* p, int64_t n) {
   return acc;
 }
 
+// Rows shorter than kBlock: kRows rows at a time, each folded into kLanes lanes (lane k takes
+// elements k, k + kLanes, ...) and the lanes then summed as a tree. Folding several rows per
+// pass keeps 8 vector accumulators busy and pays the horizontal tree once per group, not once
+// per short row. A row's result depends only on its own elements (every row takes the same
+// lane and tree order, whatever its group), so it is the same for any thread count.
+constexpr int kLanes = 16;
+constexpr int kRows = 4;
+
+template <class R, int Rows, class T>
+void fold_short_rows(const T* x, int64_t len, typename R::Acc* out) {
+  using Acc = typename R::Acc;
+  Acc acc[Rows][kLanes];
+  for (auto& row : acc)
+    for (auto& a : row) a = R::identity();
+  int64_t j = 0;
+  for (; j + kLanes <= len; j += kLanes)
+    for (int r = 0; r < Rows; ++r)
+      for (int k = 0; k < kLanes; ++k) acc[r][k] = R::combine(acc[r][k], R::load(x[r * len + j + k], 0));
+  for (int r = 0; r < Rows; ++r)
+    for (int64_t k = 0; j + k < len; ++k) acc[r][k] = R::combine(acc[r][k], R::load(x[r * len + j + k], 0));
+  for (int w = kLanes / 2; w > 0; w /= 2)
+    for (int r = 0; r < Rows; ++r)
+      for (int k = 0; k < w; ++k) acc[r][k] = R::combine(acc[r][k], acc[r][k + w]);
+  for (int r = 0; r < Rows; ++r) out[r] = acc[r][0];
+}
+
 template <class R, class T, class O>
 void reduce_rows_typed(const T* x, int64_t outer, int64_t len, O* out) {
   using Acc = typename R::Acc;
+  if (len < kBlock) {
+    const int64_t groups = (outer + kRows - 1) / kRows;
+    const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(kRows * len, 1));
+    parallel_for(0, groups, grain, [&](int64_t b, int64_t e) {
+      for (int64_t g = b; g < e; ++g) {
+        const int64_t r0 = g * kRows;
+        Acc res[kRows];
+        if (r0 + kRows <= outer) {
+          fold_short_rows<R, kRows>(x + r0 * len, len, res);
+          for (int r = 0; r < kRows; ++r) out[r0 + r] = cast<O>(res[r]);
+        } else {
+          for (int64_t r = r0; r < outer; ++r) {
+            fold_short_rows<R, 1>(x + r * len, len, res);
+            out[r] = cast<O>(res[0]);
+          }
+        }
+      }
+    });
+    return;
+  }
   if (outer >= num_threads() || len < 4 * kGrain) {
     parallel_for(0, outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(len, 1)), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) out[r] = cast<O>(fold<R>(x + r * len, len));
@@ -75,20 +121,75 @@ void for_column_pieces(int64_t outer, int64_t len, int64_t inner, const F& f) {
   });
 }
 
+// Column reductions (inner > 1) stream whole rows into a vector of partials, as PyTorch does
+// for outer reductions. The reduced dim is cut into chunks of kColumnChunk rows (a fixed cut, so
+// the result does not depend on the thread count), which gives threads work when outer and
+// inner are small (a sum over dim 0 of a tall, narrow matrix); within a chunk rows fold pairwise
+// in blocks of kColumnLeaf, and the chunks' partials combine as a tree, so the rounding error
+// grows with log(len) rather than len.
+constexpr int64_t kColumnLeaf = 64;
+constexpr int64_t kColumnChunk = 8192;
+
+// a[0, w) = the fold of rows [r0, r1) of columns [ib, ib + w); scratch holds w per level below.
+template <class R, class T>
+void fold_columns(const T* base, int64_t inner, int64_t r0, int64_t r1, int64_t ib, int64_t w,
+                  typename R::Acc* a, typename R::Acc* scratch) {
+  if (r1 - r0 <= kColumnLeaf) {
+    std::fill(a, a + w, R::identity());
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* row = base + r * inner + ib;
+      for (int64_t i = 0; i < w; ++i) a[i] = R::combine(a[i], R::load(row[i], r));
+    }
+    return;
+  }
+  const int64_t leaves = (r1 - r0 + kColumnLeaf - 1) / kColumnLeaf;
+  const int64_t mid = r0 + (leaves / 2) * kColumnLeaf;
+  fold_columns<R>(base, inner, r0, mid, ib, w, a, scratch);
+  fold_columns<R>(base, inner, mid, r1, ib, w, scratch, scratch + w);
+  for (int64_t i = 0; i < w; ++i) a[i] = R::combine(a[i], scratch[i]);
+}
+
+// Levels of scratch that fold_columns needs for n rows.
+inline int64_t column_depth(int64_t n) {
+  int64_t depth = 1;
+  for (int64_t leaves = (n + kColumnLeaf - 1) / kColumnLeaf; leaves > 1; leaves = (leaves + 1) / 2) ++depth;
+  return depth;
+}
+
 template <class R, class T, class O>
 void reduce_columns_typed(const T* x, int64_t outer, int64_t len, int64_t inner, O* out) {
   using Acc = typename R::Acc;
-  for_column_pieces(outer, len, inner, [&](int64_t o, int64_t ib, int64_t ie) {
-    // Not std::vector: vector<bool> (any/all) has no data().
-    auto acc = std::make_unique<Acc[]>(ie - ib);
-    Acc* a = acc.get();
-    std::fill(a, a + (ie - ib), R::identity());
-    const T* base = x + o * len * inner;
-    for (int64_t r = 0; r < len; ++r) {
-      const T* row = base + r * inner;
-      for (int64_t i = ib; i < ie; ++i) a[i - ib] = R::combine(a[i - ib], R::load(row[i], r));
+  const int64_t chunks = std::max<int64_t>(1, (len + kColumnChunk - 1) / kColumnChunk);
+  const int64_t piece = std::max<int64_t>(16, std::min<int64_t>(inner, 2048));
+  const int64_t per_o = (inner + piece - 1) / piece;
+  const int64_t chunk_rows = std::min(len, kColumnChunk);
+  const int64_t depth = column_depth(chunk_rows);
+  const int64_t tasks = outer * per_o;
+  // Not std::vector: vector<bool> (any/all) has no data(). partial[(t chunks + c) piece + i].
+  std::unique_ptr<Acc[]> partial(chunks > 1 ? new Acc[tasks * chunks * piece] : nullptr);
+  const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, chunk_rows * piece));
+  parallel_for(0, tasks * chunks, grain, [&](int64_t b, int64_t e) {
+    auto scratch = std::make_unique<Acc[]>(piece * (depth + 1));
+    for (int64_t u = b; u < e; ++u) {
+      const int64_t t = u / chunks, c = u % chunks;
+      const int64_t o = t / per_o, ib = (t % per_o) * piece, w = std::min(inner, ib + piece) - ib;
+      const int64_t r0 = c * kColumnChunk, r1 = std::min(len, r0 + kColumnChunk);
+      Acc* a = chunks > 1 ? partial.get() + u * piece : scratch.get();
+      fold_columns<R>(x + o * len * inner, inner, r0, r1, ib, w, a, scratch.get() + piece);
+      if (chunks == 1)
+        for (int64_t i = 0; i < w; ++i) out[o * inner + ib + i] = cast<O>(a[i]);
     }
-    for (int64_t i = ib; i < ie; ++i) out[o * inner + i] = cast<O>(a[i - ib]);
+  });
+  if (chunks == 1) return;
+  parallel_for(0, tasks, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t o = t / per_o, ib = (t % per_o) * piece, w = std::min(inner, ib + piece) - ib;
+      Acc* p = partial.get() + t * chunks * piece;
+      for (int64_t step = 1; step < chunks; step *= 2)
+        for (int64_t c = 0; c + step < chunks; c += 2 * step)
+          for (int64_t i = 0; i < w; ++i) p[c * piece + i] = R::combine(p[c * piece + i], p[(c + step) * piece + i]);
+      for (int64_t i = 0; i < w; ++i) out[o * inner + ib + i] = cast<O>(p[i]);
+    }
   });
 }
 

@@ -1,21 +1,24 @@
-// CPU convolution by im2col + the batched GEMM of kernels/linalg (Eigen), and pooling loops
-// parallel over N * C planes. A 1x1 stride-1 unpadded convolution reads its input as the
-// column matrix directly. Threads: im2col/col2im split over (sample, channel) with OpenMP; each
-// GEMM call covers a chunk of samples as one batch, which the GEMM splits across threads (one
-// product per thread, Eigen single-threaded inside) or, for a batch smaller than the thread
-// count, lets Eigen thread each product. No GEMM is issued from inside a parallel region, so
-// OpenMP and Eigen never nest.
+// CPU convolution by im2col + Eigen GEMM, and pooling loops parallel over N * C planes.
+// Threads: with at least as many samples as threads, each thread takes whole samples
+// (im2col into its own cached buffer, then a single-threaded GEMM while the columns are still
+// in cache); with fewer, im2col splits over channels and Eigen threads the one big product.
+// The weight gradient is one GEMM over the whole batch (columns of all samples side by side),
+// not one small product per sample. A 1x1 stride-1 unpadded convolution reads its input as
+// the column matrix directly. Column buffers are cached per thread and never zero-filled:
+// fresh large allocations cost page faults that were measured to exceed the GEMM itself.
 #include "kernels/conv.h"
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <type_traits>
 #include <vector>
 
 #include "kernels/cast.h"
-#include "kernels/linalg.h"
 #include "tensor/dispatch.h"
 #include "tensor/parallel.h"
 
@@ -23,15 +26,27 @@ namespace hmr::kernels::cpu {
 
 namespace {
 
-// im2col chunks hold at most this many bytes. Staying under glibc's largest mmap threshold
-// (32 MiB) lets malloc reuse the same heap memory call after call; above it every call maps
-// fresh pages and page faults cost more than the GEMM (measured: 3x slower on ResNet shapes).
-constexpr int64_t kColumnBudgetBytes = int64_t{16} << 20;
+// The weight gradient's batched column matrix holds at most this many bytes; larger batches
+// are split into chunks whose products accumulate.
+constexpr int64_t kColumnBudgetBytes = int64_t{64} << 20;
 
-// Scratch whose elements are written before they are read: no zero fill.
+// A per-thread buffer of at least n elements, kept between calls (slot: two live at once).
+// Contents are garbage: callers write before they read.
 template <class T>
-std::unique_ptr<T[]> scratch(int64_t n) {
-  return std::unique_ptr<T[]>(n > 0 ? new T[n] : nullptr);
+T* workspace(int slot, int64_t n) {
+  struct Buffer {
+    std::unique_ptr<std::byte[]> data;
+    int64_t bytes = 0;
+  };
+  thread_local Buffer buffers[2];
+  Buffer& b = buffers[slot];
+  const int64_t bytes = std::max<int64_t>(n, 1) * static_cast<int64_t>(sizeof(T));
+  if (bytes > b.bytes) {
+    b.data.reset();
+    b.data.reset(new std::byte[bytes]);
+    b.bytes = bytes;
+  }
+  return reinterpret_cast<T*>(b.data.get());
 }
 
 template <class F>
@@ -47,12 +62,44 @@ void dispatch_conv(DType t, const char* op, F&& f) {
   throw DTypeError(str(op, ": the CPU backend supports float32 and float64 but found ", t));
 }
 
+template <class T>
+using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using ConstMap = Eigen::Map<const RowMajor<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+template <class T>
+using MutMap = Eigen::Map<RowMajor<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+// C (m x n, ldc) = op(A) op(B) (+ C when accumulate), row-major. Eigen threads it when called
+// outside a parallel region and runs it on the calling thread inside one.
+template <class T>
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+          int64_t ldb, T* c, int64_t ldc, bool accumulate) {
+  ConstMap<T> am(a, trans_a ? k : m, trans_a ? m : k, Eigen::OuterStride<>(lda));
+  ConstMap<T> bm(b, trans_b ? n : k, trans_b ? k : n, Eigen::OuterStride<>(ldb));
+  MutMap<T> cm(c, m, n, Eigen::OuterStride<>(ldc));
+  auto run = [&](const auto& x, const auto& y) {
+    if (accumulate)
+      cm.noalias() += x * y;
+    else
+      cm.noalias() = x * y;
+  };
+  if (!trans_a && !trans_b)
+    run(am, bm);
+  else if (!trans_a)
+    run(am, bm.transpose());
+  else if (!trans_b)
+    run(am.transpose(), bm);
+  else
+    run(am.transpose(), bm.transpose());
+}
+
 // The sizes of one convolution seen as GEMMs, per group: weight (out_per_group, rows), column
 // matrix (rows, cols) per sample.
 struct ConvMatrices {
   int64_t out_per_group, in_per_group, rows, cols;
   int64_t sample_rows;  // in_channels * kH * kW: the column matrix of all groups
-  bool direct;          // the input is its own column matrix (1x1, stride 1, no padding)
+  int64_t in_sample, out_sample;
+  bool direct;  // the input is its own column matrix (1x1, stride 1, no padding)
 
   explicit ConvMatrices(const ConvGeometry& g)
       : out_per_group(g.out_channels / g.groups),
@@ -60,73 +107,114 @@ struct ConvMatrices {
         rows(in_per_group * g.kernel_h * g.kernel_w),
         cols(g.out_h * g.out_w),
         sample_rows(g.in_channels * g.kernel_h * g.kernel_w),
+        in_sample(g.in_channels * g.in_h * g.in_w),
+        out_sample(g.out_channels * g.out_h * g.out_w),
         direct(g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 &&
                g.pad_w == 0) {}
-
-  int64_t chunk(int64_t batch, int64_t itemsize) const {
-    if (direct) return batch;
-    return std::clamp<int64_t>(kColumnBudgetBytes / std::max<int64_t>(sample_rows * cols * itemsize, 1), 1,
-                               batch);
-  }
 };
 
-// col (count, C * kH * kW, oH * oW) <- the receptive fields of x (count, C, H, W); zero padding.
-template <class T>
-void im2col(const T* x, int64_t count, const ConvGeometry& g, T* col) {
-  const int64_t plane = g.in_h * g.in_w, cols = g.out_h * g.out_w, taps = g.kernel_h * g.kernel_w;
-  parallel_for(0, count * g.in_channels, 1, [&](int64_t b, int64_t e) {
-    for (int64_t sc = b; sc < e; ++sc) {
-      const T* src = x + sc * plane;
-      for (int64_t tap = 0; tap < taps; ++tap) {
-        const int64_t ki = tap / g.kernel_w, kj = tap % g.kernel_w;
-        T* dst = col + (sc * taps + tap) * cols;
-        for (int64_t oh = 0; oh < g.out_h; ++oh, dst += g.out_w) {
-          const int64_t ih = oh * g.stride_h - g.pad_h + ki * g.dilation_h;
-          if (ih < 0 || ih >= g.in_h) {
-            std::fill(dst, dst + g.out_w, T(0));
-            continue;
-          }
-          const T* row = src + ih * g.in_w;
-          for (int64_t ow = 0; ow < g.out_w; ++ow) {
-            const int64_t iw = ow * g.stride_w - g.pad_w + kj * g.dilation_w;
-            dst[ow] = iw >= 0 && iw < g.in_w ? row[iw] : T(0);
-          }
-        }
-      }
-    }
-  });
+// The output columns [lo, hi) whose input column ow * stride - pad + offset lies in [0, in).
+struct ValidRange {
+  int64_t lo, hi;
+};
+ValidRange valid_range(int64_t out, int64_t in, int64_t stride, int64_t offset) {
+  // ow * stride + offset >= 0  and  ow * stride + offset <= in - 1
+  int64_t lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+  int64_t hi = in - 1 - offset < 0 ? 0 : (in - 1 - offset) / stride + 1;
+  lo = std::min(lo, out);
+  hi = std::clamp(hi, lo, out);
+  return {lo, hi};
 }
 
-// x (count, C, H, W) <- the sum of col's entries over the receptive fields that read each
-// pixel: the adjoint of im2col. One thread per (sample, channel) plane, so no write races.
+// Rows [c0 * taps, c1 * taps) of one sample's column matrix (row stride ld) <- the receptive
+// fields of channels [c0, c1) of x (one sample, C x H x W); zero padding. Runs of valid
+// columns are copied (stride 1) or gathered (stride 2: 1x1 downsampling), never tested per
+// element.
 template <class T>
-void col2im(const T* col, int64_t count, const ConvGeometry& g, T* x) {
-  const int64_t plane = g.in_h * g.in_w, cols = g.out_h * g.out_w, taps = g.kernel_h * g.kernel_w;
-  parallel_for(0, count * g.in_channels, 1, [&](int64_t b, int64_t e) {
-    for (int64_t sc = b; sc < e; ++sc) {
-      T* dst = x + sc * plane;
-      std::fill(dst, dst + plane, T(0));
-      for (int64_t tap = 0; tap < taps; ++tap) {
-        const int64_t ki = tap / g.kernel_w, kj = tap % g.kernel_w;
-        const T* src = col + (sc * taps + tap) * cols;
-        for (int64_t oh = 0; oh < g.out_h; ++oh, src += g.out_w) {
-          const int64_t ih = oh * g.stride_h - g.pad_h + ki * g.dilation_h;
-          if (ih < 0 || ih >= g.in_h) continue;
-          T* row = dst + ih * g.in_w;
-          for (int64_t ow = 0; ow < g.out_w; ++ow) {
-            const int64_t iw = ow * g.stride_w - g.pad_w + kj * g.dilation_w;
-            if (iw >= 0 && iw < g.in_w) row[iw] += src[ow];
-          }
+void im2col_channels(const T* x, const ConvGeometry& g, int64_t c0, int64_t c1, T* col, int64_t ld) {
+  const int64_t plane = g.in_h * g.in_w, taps = g.kernel_h * g.kernel_w;
+  for (int64_t c = c0; c < c1; ++c) {
+    const T* src = x + c * plane;
+    for (int64_t tap = 0; tap < taps; ++tap) {
+      const int64_t ki = tap / g.kernel_w, kj = tap % g.kernel_w;
+      const ValidRange r = valid_range(g.out_w, g.in_w, g.stride_w, kj * g.dilation_w - g.pad_w);
+      const int64_t offset = r.lo * g.stride_w - g.pad_w + kj * g.dilation_w;
+      T* dst = col + (c * taps + tap) * ld;
+      for (int64_t oh = 0; oh < g.out_h; ++oh, dst += g.out_w) {
+        const int64_t ih = oh * g.stride_h - g.pad_h + ki * g.dilation_h;
+        if (ih < 0 || ih >= g.in_h) {
+          std::fill(dst, dst + g.out_w, T(0));
+          continue;
         }
+        std::fill(dst, dst + r.lo, T(0));
+        const T* row = src + ih * g.in_w + offset;
+        if (g.stride_w == 1)
+          std::memcpy(dst + r.lo, row, static_cast<size_t>(r.hi - r.lo) * sizeof(T));
+        else
+          for (int64_t ow = r.lo; ow < r.hi; ++ow) dst[ow] = row[(ow - r.lo) * g.stride_w];
+        std::fill(dst + r.hi, dst + g.out_w, T(0));
       }
     }
-  });
+  }
 }
 
-GemmArgs gemm_args(DType dtype) {
-  GemmArgs a;
-  a.dtype = dtype;
-  return a;
+// Channels [c0, c1) of x (one sample) <- the sum of col's entries over the receptive fields
+// that read each pixel: the adjoint of im2col. Each plane is zeroed once, then accumulated.
+template <class T>
+void col2im_channels(const T* col, const ConvGeometry& g, int64_t c0, int64_t c1, T* x) {
+  const int64_t plane = g.in_h * g.in_w, cols = g.out_h * g.out_w, taps = g.kernel_h * g.kernel_w;
+  for (int64_t c = c0; c < c1; ++c) {
+    T* dst = x + c * plane;
+    std::fill(dst, dst + plane, T(0));
+    for (int64_t tap = 0; tap < taps; ++tap) {
+      const int64_t ki = tap / g.kernel_w, kj = tap % g.kernel_w;
+      const ValidRange r = valid_range(g.out_w, g.in_w, g.stride_w, kj * g.dilation_w - g.pad_w);
+      const int64_t offset = r.lo * g.stride_w - g.pad_w + kj * g.dilation_w;
+      const T* src = col + (c * taps + tap) * cols;
+      for (int64_t oh = 0; oh < g.out_h; ++oh, src += g.out_w) {
+        const int64_t ih = oh * g.stride_h - g.pad_h + ki * g.dilation_h;
+        if (ih < 0 || ih >= g.in_h) continue;
+        T* row = dst + ih * g.in_w + offset;
+        if (g.stride_w == 1)
+          for (int64_t ow = r.lo; ow < r.hi; ++ow) row[ow - r.lo] += src[ow];
+        else
+          for (int64_t ow = r.lo; ow < r.hi; ++ow) row[(ow - r.lo) * g.stride_w] += src[ow];
+      }
+    }
+  }
+}
+
+// Whole samples per thread when there are enough of them (see the file comment).
+bool per_sample_threads(const ConvGeometry& g) { return g.batch > 1 && g.batch >= num_threads(); }
+
+// Channel-parallel im2col/col2im of one sample, for the few-samples path.
+template <class T>
+void im2col_sample(const T* x, const ConvGeometry& g, T* col) {
+  const int64_t work = g.kernel_h * g.kernel_w * g.out_h * g.out_w;
+  parallel_for(0, g.in_channels, std::max<int64_t>(1, 32768 / std::max<int64_t>(work, 1)),
+               [&](int64_t b, int64_t e) { im2col_channels(x, g, b, e, col, g.out_h * g.out_w); });
+}
+template <class T>
+void col2im_sample(const T* col, const ConvGeometry& g, T* x) {
+  const int64_t work = g.kernel_h * g.kernel_w * g.out_h * g.out_w;
+  parallel_for(0, g.in_channels, std::max<int64_t>(1, 32768 / std::max<int64_t>(work, 1)),
+               [&](int64_t b, int64_t e) { col2im_channels(col, g, b, e, x); });
+}
+
+// Runs f(n, col) for every sample: in parallel over samples (col: the thread's own buffer,
+// GEMMs single-threaded) or one sample at a time (channel-parallel copies, threaded GEMMs).
+template <class T, class F>
+void for_each_sample(const ConvGeometry& g, const ConvMatrices& mat, const F& f) {
+  const int64_t col_size = mat.direct ? 0 : mat.sample_rows * mat.cols;
+  if (per_sample_threads(g)) {
+    parallel_for(0, g.batch, 1, [&](int64_t b, int64_t e) {
+      T* col = workspace<T>(0, col_size);
+      for (int64_t n = b; n < e; ++n) f(n, col, false);
+    });
+  } else {
+    T* col = workspace<T>(0, col_size);
+    for (int64_t n = 0; n < g.batch; ++n) f(n, col, true);
+  }
 }
 
 }  // namespace
@@ -136,84 +224,106 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const ConvGeometry& g, con
   dispatch_conv(x.dtype(), "conv2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const ConvMatrices mat(g);
-    const int64_t chunk = mat.chunk(g.batch, sizeof(T)), in_sample = g.in_channels * g.in_h * g.in_w;
-    const int64_t out_sample = g.out_channels * mat.cols;
-    std::unique_ptr<T[]> col = scratch<T>(mat.direct ? 0 : chunk * mat.sample_rows * mat.cols);
-    for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
-      const int64_t count = std::min(chunk, g.batch - n0);
-      const T* xs = x.data<T>() + n0 * in_sample;
-      if (!mat.direct) im2col(xs, count, g, col.get());
-      const T* cols = mat.direct ? xs : col.get();
-      for (int64_t gi = 0; gi < g.groups; ++gi) {
-        GemmArgs a = gemm_args(x.dtype());
-        a.m = mat.out_per_group, a.n = mat.cols, a.k = mat.rows;
-        a.a = w.data<T>() + gi * mat.out_per_group * mat.rows, a.lda = mat.rows, a.stride_a = 0;
-        a.b = cols + gi * mat.rows * mat.cols, a.ldb = mat.cols, a.stride_b = mat.sample_rows * mat.cols;
-        a.c = y.data<T>() + n0 * out_sample + gi * mat.out_per_group * mat.cols, a.ldc = mat.cols;
-        a.stride_c = out_sample;
-        a.batch = count;
-        cpu::gemm(a);
+    const T *px = x.data<T>(), *pw = w.data<T>();
+    T* py = y.data<T>();
+    if (!per_sample_threads(g)) Eigen::setNbThreads(num_threads());
+    for_each_sample<T>(g, mat, [&](int64_t n, T* col, bool threaded) {
+      const T* xs = px + n * mat.in_sample;
+      if (!mat.direct) {
+        if (threaded)
+          im2col_sample(xs, g, col);
+        else
+          im2col_channels(xs, g, 0, g.in_channels, col, mat.cols);
       }
-    }
+      const T* cols = mat.direct ? xs : col;
+      for (int64_t gi = 0; gi < g.groups; ++gi)
+        gemm<T>(false, false, mat.out_per_group, mat.cols, mat.rows, pw + gi * mat.out_per_group * mat.rows,
+                mat.rows, cols + gi * mat.rows * mat.cols, mat.cols,
+                py + n * mat.out_sample + gi * mat.out_per_group * mat.cols, mat.cols, false);
+    });
   });
 }
 
-// col[n, group] (rows, cols) = w[group]^T (rows, out_per_group) @ grad_y[n, group], then col2im.
+// col[n, group] (rows, cols) = w[group]^T (rows, out_per_group) @ grad_y[n, group], then col2im
+// (or the product straight into grad_x for a direct convolution).
 void conv2d_backward_input(const Tensor& grad_y, const Tensor& w, const ConvGeometry& g,
                            const Tensor& grad_x) {
   dispatch_conv(grad_y.dtype(), "conv2d backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const ConvMatrices mat(g);
-    const int64_t chunk = mat.chunk(g.batch, sizeof(T)), in_sample = g.in_channels * g.in_h * g.in_w;
-    const int64_t out_sample = g.out_channels * mat.cols;
-    std::unique_ptr<T[]> col = scratch<T>(mat.direct ? 0 : chunk * mat.sample_rows * mat.cols);
-    for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
-      const int64_t count = std::min(chunk, g.batch - n0);
-      T* xs = grad_x.data<T>() + n0 * in_sample;
-      T* cols = mat.direct ? xs : col.get();
-      for (int64_t gi = 0; gi < g.groups; ++gi) {
-        GemmArgs a = gemm_args(grad_y.dtype());
-        a.trans_a = true;
-        a.m = mat.rows, a.n = mat.cols, a.k = mat.out_per_group;
-        a.a = w.data<T>() + gi * mat.out_per_group * mat.rows, a.lda = mat.rows, a.stride_a = 0;
-        a.b = grad_y.data<T>() + n0 * out_sample + gi * mat.out_per_group * mat.cols, a.ldb = mat.cols;
-        a.stride_b = out_sample;
-        a.c = cols + gi * mat.rows * mat.cols, a.ldc = mat.cols, a.stride_c = mat.sample_rows * mat.cols;
-        a.batch = count;
-        cpu::gemm(a);
+    const T *pg = grad_y.data<T>(), *pw = w.data<T>();
+    T* px = grad_x.data<T>();
+    if (!per_sample_threads(g)) Eigen::setNbThreads(num_threads());
+    for_each_sample<T>(g, mat, [&](int64_t n, T* col, bool threaded) {
+      T* xs = px + n * mat.in_sample;
+      T* cols = mat.direct ? xs : col;
+      for (int64_t gi = 0; gi < g.groups; ++gi)
+        gemm<T>(true, false, mat.rows, mat.cols, mat.out_per_group, pw + gi * mat.out_per_group * mat.rows,
+                mat.rows, pg + n * mat.out_sample + gi * mat.out_per_group * mat.cols, mat.cols,
+                cols + gi * mat.rows * mat.cols, mat.cols, false);
+      if (!mat.direct) {
+        if (threaded)
+          col2im_sample(col, g, xs);
+        else
+          col2im_channels(col, g, 0, g.in_channels, xs);
       }
-      if (!mat.direct) col2im(col.get(), count, g, xs);
-    }
+    });
   });
 }
 
-// grad_w[group] (out_per_group, rows) = sum over n of grad_y[n, group] @ col[n, group]^T. One
-// product per sample accumulates into grad_w (beta 1), each threaded by Eigen.
+// grad_w[group] (out_per_group, rows) = grad_y[group] (out_per_group, N * cols) @
+// col[group] (rows, N * cols)^T: the samples' columns side by side make the sum over samples
+// the inner dimension of one GEMM. grad_y is regrouped channel-major for it (a copy the size
+// of grad_y); a batch of one needs no copies. Batches whose columns exceed the budget run in
+// chunks that accumulate.
 void conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, const ConvGeometry& g,
                             const Tensor& grad_w) {
   dispatch_conv(grad_y.dtype(), "conv2d backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const ConvMatrices mat(g);
-    const int64_t chunk = mat.chunk(g.batch, sizeof(T)), in_sample = g.in_channels * g.in_h * g.in_w;
-    const int64_t out_sample = g.out_channels * mat.cols;
-    std::unique_ptr<T[]> col = scratch<T>(mat.direct ? 0 : chunk * mat.sample_rows * mat.cols);
+    const T *pg = grad_y.data<T>(), *px = x.data<T>();
+    T* pw = grad_w.data<T>();
+    const int64_t per_sample = (mat.sample_rows + g.out_channels) * mat.cols * static_cast<int64_t>(sizeof(T));
+    const int64_t chunk = std::clamp<int64_t>(kColumnBudgetBytes / std::max<int64_t>(per_sample, 1), 1, g.batch);
     for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
-      const int64_t count = std::min(chunk, g.batch - n0);
-      const T* xs = x.data<T>() + n0 * in_sample;
-      if (!mat.direct) im2col(xs, count, g, col.get());
-      const T* cols = mat.direct ? xs : col.get();
-      for (int64_t s = 0; s < count; ++s)
-        for (int64_t gi = 0; gi < g.groups; ++gi) {
-          GemmArgs a = gemm_args(x.dtype());
-          a.trans_b = true;
-          a.m = mat.out_per_group, a.n = mat.rows, a.k = mat.cols;
-          a.a = grad_y.data<T>() + (n0 + s) * out_sample + gi * mat.out_per_group * mat.cols,
-          a.lda = mat.cols;
-          a.b = cols + s * mat.sample_rows * mat.cols + gi * mat.rows * mat.cols, a.ldb = mat.cols;
-          a.c = grad_w.data<T>() + gi * mat.out_per_group * mat.rows, a.ldc = mat.rows;
-          a.beta = n0 + s == 0 ? 0 : 1;
-          cpu::gemm(a);
+      const int64_t count = std::min(chunk, g.batch - n0), ld = count * mat.cols;
+      const T* cols;
+      const T* gy;
+      if (count == 1) {
+        gy = pg + n0 * mat.out_sample;
+        if (mat.direct) {
+          cols = px + n0 * mat.in_sample;
+        } else {
+          T* col = workspace<T>(0, mat.sample_rows * mat.cols);
+          im2col_sample(px + n0 * mat.in_sample, g, col);
+          cols = col;
         }
+      } else {
+        T* col = workspace<T>(0, mat.sample_rows * ld);
+        T* gyt = workspace<T>(1, g.out_channels * ld);
+        const int64_t work = mat.cols * (g.kernel_h * g.kernel_w + 1);
+        // Tasks: (sample, channel) pairs; each copies its column rows and grad_y row.
+        parallel_for(0, count * g.in_channels, std::max<int64_t>(1, 32768 / std::max<int64_t>(work, 1)),
+                     [&](int64_t b, int64_t e) {
+                       for (int64_t t = b; t < e; ++t) {
+                         const int64_t s = t / g.in_channels, c = t % g.in_channels;
+                         im2col_channels(px + (n0 + s) * mat.in_sample, g, c, c + 1, col + s * mat.cols, ld);
+                       }
+                     });
+        parallel_for(0, count * g.out_channels, std::max<int64_t>(1, 32768 / std::max<int64_t>(mat.cols, 1)),
+                     [&](int64_t b, int64_t e) {
+                       for (int64_t t = b; t < e; ++t) {
+                         const int64_t s = t / g.out_channels, k = t % g.out_channels;
+                         std::memcpy(gyt + k * ld + s * mat.cols, pg + (n0 + s) * mat.out_sample + k * mat.cols,
+                                     static_cast<size_t>(mat.cols) * sizeof(T));
+                       }
+                     });
+        cols = col, gy = gyt;
+      }
+      Eigen::setNbThreads(num_threads());
+      for (int64_t gi = 0; gi < g.groups; ++gi)
+        gemm<T>(false, true, mat.out_per_group, mat.rows, ld, gy + gi * mat.out_per_group * ld, ld,
+                cols + gi * mat.rows * ld, ld, pw + gi * mat.out_per_group * mat.rows, mat.rows, n0 > 0);
     }
   });
 }

@@ -10,6 +10,7 @@
 #include "autograd/ops.h"
 #include "fixtures/conv_fixtures.inc"
 #include "support.h"
+#include "tensor/parallel.h"
 
 using namespace hmr;
 
@@ -106,6 +107,87 @@ TEST(Conv2d, BatchLargerThanOneColumnChunkMatchesNaiveLoop) {
   Shape shape;
   std::vector<double> want = naive_conv2d(x, w, Tensor(), {1, 1}, {1, 1}, {1, 1}, 1, shape);
   expect_near(conv2d(x, w, Tensor(), {1, 1}, {1, 1}).to_vector<double>(), want, 1e-11, "chunked");
+}
+
+// Gradients of <conv2d(x, w), gy> spelled out: every output pixel sends gy * w back to the
+// input pixels its window reads and gy * x to the weight taps.
+void naive_conv2d_grads(const Tensor& x, const Tensor& w, const Tensor& gy, Size2 s, Size2 p, Size2 d,
+                        int64_t groups, std::vector<double>& gx, std::vector<double>& gw) {
+  std::vector<double> xv = x.to_vector<double>(), wv = w.to_vector<double>(), gv = gy.to_vector<double>();
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t K = w.size(0), Cg = w.size(1), kH = w.size(2), kW = w.size(3), Kg = K / groups;
+  const int64_t oH = gy.size(2), oW = gy.size(3);
+  gx.assign(xv.size(), 0.0);
+  gw.assign(wv.size(), 0.0);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t i = 0; i < oH; ++i)
+        for (int64_t j = 0; j < oW; ++j) {
+          const double g = gv[((n * K + k) * oH + i) * oW + j];
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t a = 0; a < kH; ++a)
+              for (int64_t b = 0; b < kW; ++b) {
+                const int64_t ih = i * s[0] - p[0] + a * d[0], iw = j * s[1] - p[1] + b * d[1];
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                const int64_t xi = ((n * C + (k / Kg) * Cg + c) * H + ih) * W + iw;
+                const int64_t wi = ((k * Cg + c) * kH + a) * kW + b;
+                gx[xi] += g * wv[wi];
+                gw[wi] += g * xv[xi];
+              }
+        }
+}
+
+// The CPU kernel's paths: whole samples per thread (batch >= threads), one sample at a time
+// with channel-parallel copies (batch < threads or one thread), 1x1 stride 1 without copies,
+// 1x1 stride 2 (strided gather), padding wider than the kernel's reach (empty column runs),
+// dilation with stride, groups; forward and both gradients against the loops above.
+TEST(Conv2d, EveryCpuPathMatchesNaiveLoopsAtOneAndTwoThreads) {
+  const ConvCase cases[] = {
+      {{1, 8, 9, 10}, {6, 8, 3, 3}, false, {1, 1}, {1, 1}, {1, 1}, 1},
+      {{3, 8, 9, 10}, {6, 8, 3, 3}, false, {2, 2}, {1, 1}, {1, 1}, 1},
+      {{1, 6, 7, 8}, {5, 6, 1, 1}, false, {1, 1}, {0, 0}, {1, 1}, 1},
+      {{4, 6, 7, 8}, {5, 6, 1, 1}, false, {1, 1}, {0, 0}, {1, 1}, 1},
+      {{2, 6, 9, 8}, {4, 6, 1, 1}, false, {2, 2}, {0, 0}, {1, 1}, 1},
+      {{1, 6, 9, 8}, {4, 6, 1, 1}, false, {2, 2}, {0, 0}, {1, 1}, 1},
+      {{2, 3, 5, 6}, {4, 3, 3, 3}, false, {1, 1}, {4, 5}, {1, 1}, 1},
+      {{3, 4, 11, 12}, {6, 2, 3, 3}, false, {3, 2}, {2, 1}, {2, 3}, 2},
+      {{2, 3, 12, 13}, {4, 3, 7, 7}, false, {2, 2}, {3, 3}, {1, 1}, 1},
+  };
+  const int saved = num_threads();
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const ConvCase& c : cases)
+      for (DType dt : {DType::F64, DType::F32}) {
+        const std::string what = str(threads, " threads ", dt, " x ", c.x, " w ", c.w);
+        Tensor x = leaf(randn64(c.x, 31).to(dt)), w = leaf(randn64(c.w, 32).to(dt));
+        Tensor y = conv2d(x, w, Tensor(), c.stride, c.padding, c.dilation, c.groups);
+        Shape shape;
+        const double tol = dt == DType::F64 ? 1e-11 : 1e-4;
+        expect_near(y.to_vector<double>(),
+                    naive_conv2d(x, w, Tensor(), c.stride, c.padding, c.dilation, c.groups, shape), tol,
+                    what + " forward");
+        Tensor gy = randn64(y.sizes(), 33).to(dt);
+        mul(y, gy).sum().backward();
+        std::vector<double> gx, gw;
+        naive_conv2d_grads(x, w, gy, c.stride, c.padding, c.dilation, c.groups, gx, gw);
+        expect_near(x.grad().to_vector<double>(), gx, tol, what + " grad x");
+        expect_near(w.grad().to_vector<double>(), gw, tol, what + " grad w");
+      }
+  }
+  set_num_threads(saved);
+}
+
+TEST(Conv2d, WeightGradientOverSeveralColumnChunksMatchesNaiveLoop) {
+  // Each sample's columns and gradient rows take (576 + 2) x 4096 doubles (19 MB): the 64 MiB
+  // budget holds three, so four samples run as two accumulating chunks.
+  Tensor x = leaf(randn64({4, 64, 64, 64}, 34)), w = leaf(randn64({2, 64, 3, 3}, 35));
+  Tensor y = conv2d(x, w, Tensor(), {1, 1}, {1, 1});
+  Tensor gy = randn64(y.sizes(), 36);
+  mul(y, gy).sum().backward();
+  std::vector<double> gx, gw;
+  naive_conv2d_grads(x, w, gy, {1, 1}, {1, 1}, {1, 1}, 1, gx, gw);
+  expect_near(w.grad().to_vector<double>(), gw, 1e-10, "chunked grad w");
+  expect_near(x.grad().to_vector<double>(), gx, 1e-10, "chunked grad x");
 }
 
 TEST(Conv2d, NonContiguousInputIsReadThroughItsStrides) {

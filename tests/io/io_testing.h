@@ -16,8 +16,9 @@
 namespace hmr::testing {
 
 inline std::string io_fixture(const std::string& name) {
-  std::string here = __FILE__;  // .../tests/io/io_testing.h
-  return here.substr(0, here.rfind('/')) + "/../fixtures/io/" + name;
+  // HMR_SOURCE_DIR is absolute (tests/CMakeLists.txt); __FILE__ is relative when the build
+  // dir is inside the checkout.
+  return std::string(HMR_SOURCE_DIR) + "/tests/fixtures/io/" + name;
 }
 
 inline std::vector<uint8_t> read_bytes(const std::string& path) {

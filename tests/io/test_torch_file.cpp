@@ -22,8 +22,9 @@ using io::PickleValue;
 namespace {
 
 std::string fixture(const std::string& name) {
-  std::string here = __FILE__;  // .../tests/io/test_torch_file.cpp
-  return here.substr(0, here.rfind('/')) + "/../fixtures/pickle/" + name;
+  // HMR_SOURCE_DIR is absolute (tests/CMakeLists.txt); __FILE__ is relative when the build
+  // dir is inside the checkout.
+  return std::string(HMR_SOURCE_DIR) + "/tests/fixtures/pickle/" + name;
 }
 
 std::vector<uint8_t> fixture_bytes(const std::string& name) {

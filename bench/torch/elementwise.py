@@ -1,4 +1,5 @@
-# PyTorch twin of bench/elementwise.cpp: add, mul, exp on f32 into a preallocated output.
+# PyTorch twin of bench/elementwise.cpp: add, mul, exp on f32 into a preallocated output;
+# uniform_ and normal_ filling a 2^24 f32 tensor.
 from common import STREAM_SIZES, emit, seconds_per_op, setup
 
 import torch
@@ -14,3 +15,9 @@ for n in STREAM_SIZES:
     for name, op, tensors in cases:
         t = seconds_per_op(op, args.device, args.min_time)
         emit(f"{name}/f32/{n}", tensors * n * 4 / t / 1e9, "GB/s")
+
+n = STREAM_SIZES[-1]
+out = torch.empty(n, device=args.device)
+for name, op in [("uniform_", lambda: out.uniform_()), ("normal_", lambda: out.normal_())]:
+    t = seconds_per_op(op, args.device, args.min_time)
+    emit(f"{name}/f32/{n}", n * 4 / t / 1e9, "GB/s")

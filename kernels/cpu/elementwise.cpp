@@ -1,5 +1,16 @@
 // CPU backend of the elementwise kernels: dtype dispatch around the loop driver.
+
+// GCC keeps a loop scalar when a select's arm holds a floating operation that could raise a
+// flag the other arm would not (host_math's exp/log/tanh, cos_2pi below) unless it may ignore FP
+// exception flags; nothing in hmr reads them. Before the includes, so that it covers the
+// host_math functions inlined here.
+#pragma GCC optimize("no-trapping-math")
+
 #include <cmath>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include "kernels/cpu/loops.h"
 #include "kernels/elementwise.h"
@@ -120,7 +131,7 @@ namespace {
 // offset + i / 2 (kernels/random.h, shared with CUDA); here each block is computed once for its
 // two elements, kBlocks blocks at a time in struct-of-arrays form so that the ten rounds run
 // 8 blocks per AVX2 instruction, and the draws then loop over plain word arrays and vectorise.
-constexpr int kBlocks = 16;
+constexpr int kBlocks = 32;
 constexpr int kBatch = 2 * kBlocks;  // elements per batch
 
 // a[k], b[k]: the two words of element (2 counter + k); the same as random_words().
@@ -139,6 +150,49 @@ void philox_batch(uint64_t seed, uint64_t counter, WordBatch& w) {
     c3[l] = 0;
   }
   uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+#if defined(__AVX2__)
+  // GCC does not vectorise the 32x32->64 products of the scalar loop below; vpmuludq gives
+  // them for the even lanes, and for the odd lanes after a shift.
+  const __m256i m0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u));
+  const __m256i m1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
+  auto mulhilo = [](__m256i a, __m256i m, __m256i& hi, __m256i& lo) {
+    const __m256i even = _mm256_mul_epu32(a, m), odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
+    lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+    hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+  };
+  // The groups of 8 blocks interleave within each round: one group's rounds are a dependency
+  // chain (multiply latency), several side by side keep the multipliers busy.
+  constexpr int kGroups = kBlocks / 8;
+  __m256i x0[kGroups], x1[kGroups], x2[kGroups], x3[kGroups];
+  auto load = [](const uint32_t* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); };
+  for (int g = 0; g < kGroups; ++g) {
+    x0[g] = load(c0 + 8 * g);
+    x1[g] = load(c1 + 8 * g);
+    x2[g] = load(c2 + 8 * g);
+    x3[g] = load(c3 + 8 * g);
+  }
+  for (int round = 0; round < 10; ++round) {
+    const __m256i r0 = _mm256_set1_epi32(static_cast<int>(k0)), r1 = _mm256_set1_epi32(static_cast<int>(k1));
+    for (int g = 0; g < kGroups; ++g) {
+      __m256i hi0, lo0, hi1, lo1;
+      mulhilo(x0[g], m0, hi0, lo0);
+      mulhilo(x2[g], m1, hi1, lo1);
+      x0[g] = _mm256_xor_si256(_mm256_xor_si256(hi1, x1[g]), r0);
+      x2[g] = _mm256_xor_si256(_mm256_xor_si256(hi0, x3[g]), r1);
+      x1[g] = lo1;
+      x3[g] = lo0;
+    }
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  auto store = [](uint32_t* p, __m256i v) { _mm256_store_si256(reinterpret_cast<__m256i*>(p), v); };
+  for (int g = 0; g < kGroups; ++g) {
+    store(c0 + 8 * g, x0[g]);
+    store(c1 + 8 * g, x1[g]);
+    store(c2 + 8 * g, x2[g]);
+    store(c3 + 8 * g, x3[g]);
+  }
+#else
   for (int round = 0; round < 10; ++round) {
     for (int l = 0; l < kBlocks; ++l) {
       const uint64_t p0 = static_cast<uint64_t>(0xD2511F53u) * c0[l];
@@ -153,6 +207,7 @@ void philox_batch(uint64_t seed, uint64_t counter, WordBatch& w) {
     k0 += 0x9E3779B9u;
     k1 += 0xBB67AE85u;
   }
+#endif
   for (int l = 0; l < kBlocks; ++l) {
     w.a[2 * l] = c0[l];
     w.b[2 * l] = c1[l];
@@ -161,23 +216,30 @@ void philox_batch(uint64_t seed, uint64_t counter, WordBatch& w) {
   }
 }
 
-// out[i] = draw(a_i, b_i) for the n elements of a contiguous output. Threads split the Philox
-// blocks, so a thread's piece always starts on an even element.
-template <class T, class Draw>
-void random_fill(T* out, int64_t n, uint64_t seed, uint64_t offset, const Draw& draw) {
+// Fills the n elements of a contiguous output batch by batch: fill_batch(words, out, count)
+// writes count <= kBatch values. Threads split the Philox blocks, so a thread's piece always
+// starts on an even element.
+template <class T, class FillBatch>
+void random_fill_batches(T* out, int64_t n, uint64_t seed, uint64_t offset, const FillBatch& fill_batch) {
   const int64_t blocks = (n + 1) / 2;
   parallel_for(0, blocks, kGrain / 16, [&](int64_t b, int64_t e) {
     WordBatch w;
     const int64_t end = std::min(n, 2 * e);
     for (int64_t blk = b; blk < e; blk += kBlocks) {
       philox_batch(seed, offset + static_cast<uint64_t>(blk), w);
-      T* o = out + 2 * blk;
-      const int64_t count = std::min<int64_t>(kBatch, end - 2 * blk);
-      if (count == kBatch) {
-        for (int k = 0; k < kBatch; ++k) o[k] = draw(w.a[k], w.b[k]);
-      } else {
-        for (int64_t k = 0; k < count; ++k) o[k] = draw(w.a[k], w.b[k]);
-      }
+      fill_batch(w, out + 2 * blk, std::min<int64_t>(kBatch, end - 2 * blk));
+    }
+  });
+}
+
+// out[i] = draw(a_i, b_i); a full batch runs a loop of constant length, which vectorises.
+template <class T, class Draw>
+void random_fill(T* out, int64_t n, uint64_t seed, uint64_t offset, const Draw& draw) {
+  random_fill_batches(out, n, seed, offset, [&](const WordBatch& w, T* o, int64_t count) {
+    if (count == kBatch) {
+      for (int k = 0; k < kBatch; ++k) o[k] = draw(w.a[k], w.b[k]);
+    } else {
+      for (int64_t k = 0; k < count; ++k) o[k] = draw(w.a[k], w.b[k]);
     }
   });
 }
@@ -207,16 +269,29 @@ inline float cos_2pi(float u) {
   c = c * z - 1.388731625493765e-3f;
   c = c * z + 4.166664568298827e-2f;
   const float cos_r = 1.0f - 0.5f * z + z * z * c;
-  const float y = mid && !high ? sin_r : cos_r;
+  const bool use_sin = mid != high;  // not &&: a branch would keep the loop scalar
+  const float y = use_sin ? sin_r : cos_r;
   return high ? -y : y;
 }
 
 // random_normal<float> with host_math's log and cos_2pi instead of libm's (which would keep the
 // loop scalar); tests/kernels/test_random_fill.cpp bounds both against a double reference.
-inline float normal_float(uint32_t w0, uint32_t w1) {
-  const float u1 = 1.0f - unit_float(w0) - 0x1p-25f;  // in (0, 1]
-  const float u2 = unit_float(w1);
-  return __builtin_sqrtf(-2.0f * host_math::log(u1)) * cos_2pi(u2);
+// Three passes over a batch: the square root has its own, as sqrtf's errno handling stops GCC
+// from vectorising it inside a loop (the result is the same correctly rounded root).
+template <class T>
+void normal_float_batch(const WordBatch& w, T* o, int64_t count, float mean, float std) {
+  alignas(32) float r[kBatch], c[kBatch];
+  for (int k = 0; k < kBatch; ++k) {
+    const float u1 = 1.0f - unit_float(w.a[k]) - 0x1p-25f;  // in (0, 1]
+    r[k] = -2.0f * host_math::log(u1);
+    c[k] = cos_2pi(unit_float(w.b[k]));
+  }
+#if defined(__AVX2__)
+  for (int k = 0; k < kBatch; k += 8) _mm256_store_ps(r + k, _mm256_sqrt_ps(_mm256_load_ps(r + k)));
+#else
+  for (int k = 0; k < kBatch; ++k) r[k] = std::sqrt(r[k]);
+#endif
+  for (int64_t k = 0; k < count; ++k) o[k] = cast<T>(mean + std * (r[k] * c[k]));
 }
 
 }  // namespace
@@ -238,10 +313,13 @@ void normal(const Tensor& out, double mean, double std, uint64_t seed, uint64_t 
     using T = typename decltype(tag)::type;
     using A = acc_t<T>;
     const A m = static_cast<A>(mean), s = static_cast<A>(std);
-    random_fill(out.data<T>(), out.numel(), seed, offset, [=](uint32_t a, uint32_t b) {
-      if constexpr (sizeof(A) == 8) return cast<T>(m + s * random_normal<A>({a, b}));
-      else return cast<T>(m + s * normal_float(a, b));
-    });
+    if constexpr (sizeof(A) == 8) {
+      random_fill(out.data<T>(), out.numel(), seed, offset,
+                  [=](uint32_t a, uint32_t b) { return cast<T>(m + s * random_normal<A>({a, b})); });
+    } else {
+      random_fill_batches(out.data<T>(), out.numel(), seed, offset,
+                          [=](const WordBatch& w, T* o, int64_t count) { normal_float_batch(w, o, count, m, s); });
+    }
   });
 }
 

@@ -135,10 +135,22 @@ template <class R, class T>
 void fold_columns(const T* base, int64_t inner, int64_t r0, int64_t r1, int64_t ib, int64_t w,
                   typename R::Acc* a, typename R::Acc* scratch) {
   if (r1 - r0 <= kColumnLeaf) {
-    std::fill(a, a + w, R::identity());
-    for (int64_t r = r0; r < r1; ++r) {
+    // Tiles of kLanes columns accumulate in registers over the leaf's rows; a[] may alias
+    // nothing the compiler can prove, so folding into it directly would store every row.
+    int64_t i = 0;
+    for (; i + kLanes <= w; i += kLanes) {
+      typename R::Acc t[kLanes];
+      for (auto& v : t) v = R::identity();
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* row = base + r * inner + ib + i;
+        for (int k = 0; k < kLanes; ++k) t[k] = R::combine(t[k], R::load(row[k], r));
+      }
+      std::copy(t, t + kLanes, a + i);
+    }
+    std::fill(a + i, a + w, R::identity());
+    for (int64_t r = r0; r < r1 && i < w; ++r) {
       const T* row = base + r * inner + ib;
-      for (int64_t i = 0; i < w; ++i) a[i] = R::combine(a[i], R::load(row[i], r));
+      for (int64_t j = i; j < w; ++j) a[j] = R::combine(a[j], R::load(row[j], r));
     }
     return;
   }

@@ -371,29 +371,38 @@ void max_pool2d_forward(const Tensor& x, const PoolGeometry& g, const Tensor& ou
     const T* px = x.data<T>();
     T* po = out.data<T>();
     int64_t* pi = indices.data<int64_t>();
+    // The window is clipped to the input once per output (no per-tap bounds tests); scanning
+    // row-major with a strict ">" keeps torch's first maximum, and the first NaN ends the scan.
     for_each_plane(g, out_plane * g.kernel_h * g.kernel_w, [&](int64_t p) {
       const T* src = px + p * in_plane;
-      for (int64_t oh = 0; oh < g.out_h; ++oh)
+      T* dst = po + p * out_plane;
+      int64_t* dst_index = pi + p * out_plane;
+      for (int64_t oh = 0; oh < g.out_h; ++oh) {
+        const int64_t h0 = oh * g.stride_h - g.pad_h;
+        const int64_t ki0 = h0 >= 0 ? 0 : (-h0 + g.dilation_h - 1) / g.dilation_h;
+        const int64_t ki1 = std::min(g.kernel_h, h0 >= g.in_h ? 0 : (g.in_h - 1 - h0) / g.dilation_h + 1);
         for (int64_t ow = 0; ow < g.out_w; ++ow) {
+          const int64_t w0 = ow * g.stride_w - g.pad_w;
+          const int64_t kj0 = w0 >= 0 ? 0 : (-w0 + g.dilation_w - 1) / g.dilation_w;
+          const int64_t kj1 = std::min(g.kernel_w, w0 >= g.in_w ? 0 : (g.in_w - 1 - w0) / g.dilation_w + 1);
           A best = -std::numeric_limits<A>::infinity();
           int64_t best_index = -1;
-          for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
-            const int64_t ih = oh * g.stride_h - g.pad_h + ki * g.dilation_h;
-            if (ih < 0 || ih >= g.in_h) continue;
-            for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
-              const int64_t iw = ow * g.stride_w - g.pad_w + kj * g.dilation_w;
-              if (iw < 0 || iw >= g.in_w) continue;
-              const A v = cast<A>(src[ih * g.in_w + iw]);
-              if (v > best || std::isnan(v) || best_index < 0) {
+          for (int64_t ki = ki0; ki < ki1; ++ki) {
+            const int64_t row = (h0 + ki * g.dilation_h) * g.in_w;
+            for (int64_t kj = kj0; kj < kj1; ++kj) {
+              const int64_t at = row + w0 + kj * g.dilation_w;
+              const A v = cast<A>(src[at]);
+              if (!(v <= best) || best_index < 0) {  // greater, NaN, or the first tap
                 best = v;
-                best_index = ih * g.in_w + iw;
-                if (std::isnan(v)) ki = g.kernel_h, kj = g.kernel_w;  // NaN wins; stop scanning
+                best_index = at;
+                if (v != v) ki = ki1, kj = kj1;  // NaN wins; stop scanning
               }
             }
           }
-          po[p * out_plane + oh * g.out_w + ow] = cast<T>(best);
-          pi[p * out_plane + oh * g.out_w + ow] = best_index;
+          dst[oh * g.out_w + ow] = cast<T>(best);
+          dst_index[oh * g.out_w + ow] = best_index;
         }
+      }
     });
   });
 }

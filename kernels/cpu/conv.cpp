@@ -372,7 +372,7 @@ void max_pool2d_forward(const Tensor& x, const PoolGeometry& g, const Tensor& ou
     T* po = out.data<T>();
     int64_t* pi = indices.data<int64_t>();
     // The window is clipped to the input once per output (no per-tap bounds tests); scanning
-    // row-major with a strict ">" keeps torch's first maximum, and the first NaN ends the scan.
+    // row-major with a strict ">" keeps torch's first maximum.
     for_each_plane(g, out_plane * g.kernel_h * g.kernel_w, [&](int64_t p) {
       const T* src = px + p * in_plane;
       T* dst = po + p * out_plane;
@@ -392,11 +392,11 @@ void max_pool2d_forward(const Tensor& x, const PoolGeometry& g, const Tensor& ou
             for (int64_t kj = kj0; kj < kj1; ++kj) {
               const int64_t at = row + w0 + kj * g.dilation_w;
               const A v = cast<A>(src[at]);
-              if (!(v <= best) || best_index < 0) {  // greater, NaN, or the first tap
-                best = v;
-                best_index = at;
-                if (v != v) ki = ki1, kj = kj1;  // NaN wins; stop scanning
-              }
+              // Greater, or NaN (so the last NaN wins, as in torch), or the first tap. Written
+              // as selects: a maximum's position in real data is unpredictable for a branch.
+              const bool take = v > best || v != v || best_index < 0;
+              best = take ? v : best;
+              best_index = take ? at : best_index;
             }
           }
           dst[oh * g.out_w + ow] = cast<T>(best);

@@ -276,6 +276,23 @@ TEST(Pooling, MaxPoolIndicesAreFlatWithinThePlane) {
   EXPECT_EQ(idx.dtype(), DType::I64);
 }
 
+TEST(Pooling, MaxPoolKeepsTheFirstMaximumAndTheLastNaNAsTorch) {
+  const double nan = std::nan("");
+  // Rows {9, 2, 4, 4, NaN, NaN} and {NaN, 1, 4, 4, 0, 8}; 2x2 windows, stride 2 (flat indices):
+  // {9@0, 2@1, NaN@6, 1@7} -> NaN at 6 (a NaN after a larger value still wins);
+  // {4@2, 4@3, 4@8, 4@9} -> the first 4, at 2; {NaN@4, NaN@5, 0@10, 8@11} -> the last NaN, at 5
+  // (torch 1.13 gives indices 6, 2, 5 for this input).
+  Tensor x = Tensor::from_vector(std::vector<double>{9, 2, 4, 4, nan, nan, nan, 1, 4, 4, 0, 8}, {1, 1, 2, 6})
+                 .to(DType::F32);
+  auto [y, idx] = max_pool2d_with_indices(x, {2, 2}, Size2{2, 2});
+  std::vector<double> v = y.to_vector<double>();
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_TRUE(std::isnan(v[0]));
+  EXPECT_EQ(v[1], 4);
+  EXPECT_TRUE(std::isnan(v[2]));
+  EXPECT_EQ(idx.to_vector<int64_t>(), (std::vector<int64_t>{6, 2, 5}));
+}
+
 TEST(Pooling, AdaptiveToOneIsTheMean) {
   Tensor x = randn64({2, 3, 5, 7}, 21);
   expect_near(adaptive_avg_pool2d(x, {1, 1}).to_vector<double>(), mean(x, {2, 3}, true).to_vector<double>(),

@@ -12,6 +12,7 @@
 #include "hmr/geometry/rotations.h"
 #include "hmr/geometry_testing.h"
 #include "support.h"
+#include "tensor/cuda_context.h"
 
 using namespace hmr;
 using namespace hmr::geometry;
@@ -280,6 +281,40 @@ TEST(Procrustes, BadShapesAreNamed) {
   EXPECT_NE(m.find("similarity_transform"), std::string::npos) << m;
   EXPECT_NE(m.find("[2, 6, 3]"), std::string::npos) << m;
   EXPECT_THROW(similarity_transform(zeros({5, 2}), zeros({5, 2})), ShapeError);
+}
+
+// ---- devices -------------------------------------------------------------------------------------
+
+// Everything is composed of ops, so the CUDA path is the ops' CUDA kernels: check the
+// composition end to end (forward and gradient) against the CPU, f32 and f64.
+TEST(GeometryCuda, MatchesCpu) {
+  if (hmr::cuda::device_count() == 0) GTEST_SKIP() << hmr::cuda::unavailable_reason();
+  const Device gpu = Device::cuda();
+  for (DType dtype : {DType::F64, DType::F32}) {
+    const double tol = dtype == DType::F64 ? 1e-10 : 2e-4;
+    Tensor aa = from_fixture(fx::kAxisAngle, dtype);
+    expect_close(axis_angle_to_matrix(aa.to(gpu)).cpu(), axis_angle_to_matrix(aa), tol,
+                 "axis_angle_to_matrix");
+    Tensor r = axis_angle_to_matrix(aa);
+    expect_close(matrix_to_axis_angle(r.to(gpu)).cpu(), matrix_to_axis_angle(r), tol, "matrix_to_axis_angle");
+    Tensor x6 = from_fixture(fx::kRot6d, dtype);
+    expect_close(rot6d_to_matrix(x6.to(gpu)).cpu(), rot6d_to_matrix(x6), tol, "rot6d_to_matrix");
+    Tensor a = from_fixture(fx::kPoseA, dtype), b = from_fixture(fx::kPoseB, dtype);
+    expect_close(procrustes_align(a.to(gpu), b.to(gpu)).cpu(), procrustes_align(a, b), tol,
+                 "procrustes_align");
+    Tensor j3 = from_fixture(fx::kTransJoints3d, dtype), j2 = from_fixture(fx::kTransJoints2d, dtype);
+    Tensor conf = from_fixture(fx::kTransConf, dtype);
+    expect_close(estimate_camera_translation(j3.to(gpu), j2.to(gpu), conf.to(gpu)).cpu(),
+                 estimate_camera_translation(j3, j2, conf), dtype == DType::F64 ? 1e-8 : 1e-2,
+                 "estimate_camera_translation");
+    // The gradient of Rodrigues at 0 and elsewhere, for a fixed random weighting of R.
+    Generator gen(5);
+    Tensor w = randn({12, 3, 3}, dtype, &gen);
+    Tensor v_cpu = aa.detach().clone().requires_grad_(), v_gpu = aa.to(gpu).detach().requires_grad_();
+    sum(axis_angle_to_matrix(v_cpu) * w).backward();
+    sum(axis_angle_to_matrix(v_gpu) * w.to(gpu)).backward();
+    expect_close(v_gpu.grad().cpu(), v_cpu.grad(), tol, "axis_angle_to_matrix gradient");
+  }
 }
 
 }  // namespace

@@ -1,10 +1,7 @@
 // CPU backend of the elementwise kernels: dtype dispatch around the loop driver.
 
-// GCC keeps a loop scalar when a select's arm holds a floating operation that could raise a
-// flag the other arm would not (host_math's exp/log/tanh, cos_2pi below) unless it may ignore FP
-// exception flags; nothing in hmr reads them. Before the includes, so that it covers the
-// host_math functions inlined here.
-#pragma GCC optimize("no-trapping-math")
+// Vectorising host_math's selects needs -fno-trapping-math, set for all of kernels/ in
+// kernels/CMakeLists.txt.
 
 #include <cmath>
 

@@ -293,21 +293,17 @@ __global__ void max_pool_kernel(const T* x, PoolGeometry g, T* out, int64_t* ind
     const T* src = x + o.p * g.in_h * g.in_w;
     A best = cast<A>(-INFINITY);
     int64_t best_index = -1;
-    bool done = false;
-    for (int64_t ki = 0; ki < g.kernel_h && !done; ++ki) {
+    for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
       const int64_t ih = o.oh * g.stride_h - g.pad_h + ki * g.dilation_h;
       if (ih < 0 || ih >= g.in_h) continue;
       for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
         const int64_t iw = o.ow * g.stride_w - g.pad_w + kj * g.dilation_w;
         if (iw < 0 || iw >= g.in_w) continue;
         const A v = cast<A>(src[ih * g.in_w + iw]);
+        // Greater, or NaN (the last NaN in the window wins, as in torch and the CPU twin).
         if (v > best || v != v || best_index < 0) {
           best = v;
           best_index = ih * g.in_w + iw;
-          if (v != v) {  // NaN wins, as in torch
-            done = true;
-            break;
-          }
         }
       }
     }

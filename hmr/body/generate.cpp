@@ -78,13 +78,13 @@ const Bone kBones[J] = {
     {9, {}, 0.145, 0.15},                         // spine2 -> spine3
     {10, {}, 0.045, 0.042},                       // left ankle -> ball of foot
     {11, {}, 0.045, 0.042},                       // right
-    {12, {}, 0.15, 0.08},                         // spine3 -> neck
+    {12, {}, 0.15, 0.055},                        // spine3 -> neck
     {-1, {0.115, -1.16, 0.18}, 0.04, 0.03},       // left toes
     {-1, {-0.115, -1.16, 0.18}, 0.04, 0.03},      // right toes
-    {15, {}, 0.055, 0.05},                        // neck -> head
+    {15, {}, 0.06, 0.06},                         // neck -> head
     {16, {}, 0.065, 0.055},                       // left collar -> shoulder
     {17, {}, 0.065, 0.055},                       // right
-    {-1, {0.0, 0.55, 0.03}, 0.09, 0.07},          // head -> top
+    {-1, {0.0, 0.55, 0.03}, 0.06, 0.09},          // head -> top
     {18, {}, 0.05, 0.04},                         // left upper arm
     {19, {}, 0.05, 0.04},                         // right
     {20, {}, 0.038, 0.03},                        // left forearm
@@ -293,6 +293,20 @@ std::vector<double> ring_regressor(const std::vector<Vec3>& verts, const std::ve
   return row;
 }
 
+// Edges between two joints of SMPL's tree (parts near a joint in the tree surround it).
+int tree_distance(int a, int b) {
+  int depth_a = 0, depth_b = 0;
+  for (int x = a; kSmplParents[x] >= 0; x = kSmplParents[x]) ++depth_a;
+  for (int x = b; kSmplParents[x] >= 0; x = kSmplParents[x]) ++depth_b;
+  int d = 0;
+  while (a != b) {
+    if (depth_a >= depth_b) a = kSmplParents[a], --depth_a;
+    else b = kSmplParents[b], --depth_b;
+    ++d;
+  }
+  return d;
+}
+
 // Inverse-distance weights over the k vertices nearest to a surface point.
 std::vector<double> surface_regressor(const std::vector<Vec3>& verts, const Vec3& p, int k) {
   std::vector<std::pair<double, size_t>> d;
@@ -365,8 +379,7 @@ BodyModelData generate_body_model(BodySize size) {
     const int p = kSmplParents[j];
     std::vector<bool> allowed(V);
     for (size_t v = 0; v < V; ++v)
-      allowed[v] = part[v] == j || (p >= 0 && part[v] == p) ||
-                   (j == 0 && (part[v] == 1 || part[v] == 2 || part[v] == 3));
+      allowed[v] = tree_distance(j, static_cast<int>(part[v])) <= 2;
     // The ring's axis is the bone through the joint: parent -> end (or the bone itself).
     const Vec3 axis = p >= 0 ? sub(bone_end(j), joint(p)) : Vec3{0, 1, 0};
     const double r = 1.6 * kBones[j].r0;

@@ -48,22 +48,27 @@ struct BodyModelData {
   int64_t num_faces() const { return faces.defined() ? faces.size(0) : 0; }
 
   // Checks every shape against the others, the dtypes, parents (a tree: parents[j] < j),
-  // face indices in range, weights rows summing to 1 (1e-4). ShapeError/ValueError naming the
-  // key, the expected shape (with the symbols V, J, S, P resolved) and the found one.
+  // face indices in range, weights rows summing to 1 (1e-4). ShapeError naming the key, the
+  // expected shape (with the symbols V, J, S, P resolved) and the found one; ValueError for a
+  // missing field or a bad value; DTypeError / DeviceError for arrays not F64 (I64) on the CPU.
   void validate() const;
 };
 
 // Loads by content (not by extension): a pickle (SMPL's .pkl as distributed: python 2,
 // chumpy arrays, scipy.sparse J_regressor), or an .npz (as smplx's conversion writes it, or as
 // save_body_model_npz writes it, optional keys included). The result is validated. IOError
-// naming the path for unreadable files; errors naming the key for missing or mis-shaped arrays.
+// naming the path for unreadable files; ValueError naming the key, the path and the keys found
+// for a missing array; ShapeError (see validate) for a mis-shaped one. Keys we do not use are
+// never parsed, so arrays our readers cannot hold (SMPL-X's object arrays) do no harm.
 BodyModelData load_body_model(const std::string& path);
 // The same from arrays already read (keys as in the files: v_template, shapedirs, posedirs,
 // J_regressor, weights, kintree_table, f, and the optional ones by their field names).
 BodyModelData body_model_from_arrays(const TensorDict& arrays, const std::string& kind,
                                      const std::string& path);
 // Our own .npz: SMPL's key names (kintree_table as (2, J) with -1 for the root, f as I64),
-// plus the optional fields under their names. load_body_model(path) gives data back exactly.
+// plus the optional fields under their names and `hmr_body_model` (0-d I64, the format
+// version, 1), by which it is told from smplx's files. load_body_model(path) gives data back
+// exactly (kind "hmr-npz").
 void save_body_model_npz(const std::string& path, const BodyModelData& data);
 
 // SPIN's smpl_mean_params.npz (pose (144,), shape (10,), cam (3,)) into data's mean_* fields.

@@ -22,7 +22,8 @@ namespace skinning {
 // The 12 numbers of a 3x4 transform, row-major: [r00 r01 r02 t0 | r10 r11 r12 t1 | r20 ...].
 constexpr int kTransform = 12;
 
-// T = sum_j w[j] * A[j] over one vertex's weights (the blended 3x4 transform).
+// T = sum_j w[j] * A[j] over one vertex's dense weight row (the blended 3x4 transform). The CUDA
+// kernels use it as is; the CPU walks the same sum over compressed rows of non-zeros.
 template <class T>
 HMR_HOST_DEVICE void blend(const T* w, const T* A, int64_t joints, T* out) {
   for (int k = 0; k < kTransform; ++k) out[k] = T(0);

@@ -9,6 +9,7 @@
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
 #include "hmr/body/body_model.h"
+#include "hmr/body/generate.h"
 #include "hmr/body/skinning.h"
 #include "hmr/geometry/rotations.h"
 #include "io/npy.h"
@@ -126,6 +127,33 @@ TEST(BodyModel, ZeroPoseAndBetasGiveTheTemplateAndTheRegressedJoints) {
   EXPECT_LT(max_abs_diff(out.vertices, expected_vertices), 1e-13);
   EXPECT_LT(max_abs_diff(out.joints, matmul(data.J_regressor, expected_vertices)), 1e-13);
   EXPECT_LT(max_abs_diff(out.transforms, eye(4, std::nullopt, DType::F64).expand({2, 24, 4, 4})), 1e-15);
+}
+
+// The generated small model: SPIN's joint list picks what its names say, and posing one elbow
+// moves that arm's wrist only.
+TEST(BodyModel, GeneratedModelJointSetsAndPosing) {
+  const BodyModelData& data = default_body_model(BodySize::Small);
+  BodyModel model(data, DType::F64);
+  Tensor pose = zeros({1, 24, 3}, DType::F64);
+  BodyOutput rest = model.forward(zeros({1, 10}, DType::F64), pose);
+  Tensor spin = model.spin_joints49(rest);
+  ASSERT_EQ(spin.sizes(), (Shape{1, 49, 3}));
+  Tensor nose = index_select(rest.vertices, 1, narrow(data.vertex_joint_ids, 0, 0, 1));
+  EXPECT_LT(max_abs_diff(select(spin, 1, 0), select(nose, 1, 0)), 1e-15);          // OP Nose
+  EXPECT_LT(max_abs_diff(select(spin, 1, 8), select(rest.joints, 1, 0)), 1e-15);   // OP MidHip: pelvis
+  EXPECT_LT(max_abs_diff(select(spin, 1, 25), select(rest.joints, 1, 8)), 1e-15);  // Right Ankle
+  Tensor extra = matmul(data.J_regressor_extra, rest.vertices);
+  EXPECT_LT(max_abs_diff(select(spin, 1, 27), select(extra, 1, 0)), 1e-15);  // Right Hip (extra 0)
+  EXPECT_LT(max_abs_diff(select(spin, 1, 43), select(extra, 1, 8)), 1e-15);  // Head (H36M) (extra 8)
+  Tensor h36m = model.h36m_joints17(rest);
+  EXPECT_LT(max_abs_diff(select(model.lsp_joints14(rest), 1, 0), select(h36m, 1, 6)), 1e-15);  // R ankle
+
+  select(select(pose, 1, 18), 1, 2).fill_(1.2);  // bend the left elbow
+  BodyOutput bent = model.forward(zeros({1, 10}, DType::F64), pose);
+  EXPECT_GT(max_abs_diff(select(bent.joints, 1, 20), select(rest.joints, 1, 20)), 1e-2);  // left wrist moves
+  EXPECT_LT(max_abs_diff(select(bent.joints, 1, 21), select(rest.joints, 1, 21)),
+            1e-15);  // right wrist stays
+  EXPECT_LT(max_abs_diff(select(bent.joints, 1, 18), select(rest.joints, 1, 18)), 1e-15);  // the elbow itself
 }
 
 // ---- gradients ----------------------------------------------------------------------------------

@@ -121,6 +121,18 @@ BodyModel::BodyModel(const BodyModelData& data, DType dtype) : nn::Module("BodyM
   J_shapedirs_ =
       register_buffer("J_shapedirs", owned(flat_rows(J_shapedirs.reshape({J, 3, S})), dtype), false);
 
+  // A buffer rather than made per call: on a GPU that would be a synchronising upload.
+  homogeneous_row_ = register_buffer("homogeneous_row", tensor({0, 0, 0, 1}, {1, 1, 1, 4}, dtype), false);
+
+  // SPIN's sources as positions in [SMPL's 24 | 11 vertex joints | 9 extra] (see spin_joints49).
+  std::vector<int64_t> sources(std::begin(kSpinJointSources), std::end(kSpinJointSources));
+  for (int64_t& s : sources)
+    if (s >= kSpinFirstExtra) s = kSmplJoints + kSpinVertexJoints + (s - kSpinFirstExtra);
+  spin_joint_index_ = register_buffer("spin_joint_index", index_tensor(sources), false);
+  lsp_index_ = register_buffer(
+      "lsp_index", index_tensor(std::vector<int64_t>(std::begin(kH36mToLsp14), std::end(kH36mToLsp14))),
+      false);
+
   if (data.J_regressor_extra.defined()) {
     check_shape(data.J_regressor_extra, {kSpinExtraJoints, V}, "J_regressor_extra", "(9, V)");
     J_regressor_extra_ = register_buffer("J_regressor_extra", owned(data.J_regressor_extra, dtype));
@@ -217,8 +229,7 @@ BodyOutput BodyModel::forward(const Tensor& betas_in, const Tensor& pose_in, con
   auto [G_R, joints] = kinematic_chain(out.rotations, out.rest_joints);
   Tensor A_t = joints - squeeze(matmul(G_R, unsqueeze(out.rest_joints, -1)), -1);  // (B, J, 3)
   Tensor A = cat({G_R, unsqueeze(A_t, -1)}, -1);                                   // (B, J, 3, 4)
-  Tensor bottom = tensor({0, 0, 0, 1}, {1, 1, 1, 4}, {dtype, pose.device()}).expand({B, J, 1, 4});
-  out.transforms = cat({A, bottom}, 2);  // (B, J, 4, 4)
+  out.transforms = cat({A, homogeneous_row_.expand({B, J, 1, 4})}, 2);             // (B, J, 4, 4)
 
   out.vertices = skin(weights_, A, v_posed);  // (B, V, 3)
   out.joints = joints;
@@ -246,10 +257,7 @@ Tensor BodyModel::spin_joints49(const BodyOutput& out) const {
   // SMPL's joints, the vertex-selected ones, the extra regressed ones: 24 + 11 + 9 (B, 44, 3).
   Tensor selected = index_select(out.vertices, 1, narrow(ids, 0, 0, kSpinVertexJoints));
   Tensor all = cat({out.joints, selected, matmul(extra_regressor, out.vertices)}, 1);
-  std::vector<int64_t> sources(std::begin(kSpinJointSources), std::end(kSpinJointSources));
-  for (int64_t& s : sources)
-    if (s >= kSpinFirstExtra) s = kSmplJoints + kSpinVertexJoints + (s - kSpinFirstExtra);
-  return index_select(all, 1, index_tensor(sources).to(out.vertices.device()));
+  return index_select(all, 1, spin_joint_index_);
 }
 
 Tensor BodyModel::h36m_joints17(const BodyOutput& out) const {
@@ -257,9 +265,7 @@ Tensor BodyModel::h36m_joints17(const BodyOutput& out) const {
 }
 
 Tensor BodyModel::lsp_joints14(const BodyOutput& out) const {
-  Tensor h36m = h36m_joints17(out);
-  std::vector<int64_t> picks(std::begin(kH36mToLsp14), std::end(kH36mToLsp14));
-  return index_select(h36m, 1, index_tensor(picks).to(out.vertices.device()));
+  return index_select(h36m_joints17(out), 1, lsp_index_);
 }
 
 }  // namespace hmr::body

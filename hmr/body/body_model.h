@@ -64,17 +64,19 @@ class BodyModel : public nn::Module {
   BodyModelData data_;  // the arrays as loaded (CPU, F64): kept for info and export
   Tensor faces_;
   // Buffers (in the model's dtype and device), laid out for one GEMM each:
-  Tensor v_template_;    // (1, V*3)
-  Tensor shapedirs_;     // (S, V*3)
-  Tensor posedirs_;      // (P, V*3)
-  Tensor J_regressor_;   // (J, V)
-  Tensor weights_;       // (V, J)
-  Tensor J_template_;    // (1, J*3) = J_regressor v_template: joints regress linearly, so the
-  Tensor J_shapedirs_;   // (S, J*3)   regressor is applied once here instead of per sample
-  Tensor parent_index_;  // (J - 1,) I64: parents[1:]
+  Tensor v_template_;       // (1, V*3)
+  Tensor shapedirs_;        // (S, V*3)
+  Tensor posedirs_;         // (P, V*3)
+  Tensor J_regressor_;      // (J, V)
+  Tensor weights_;          // (V, J)
+  Tensor J_template_;       // (1, J*3) = J_regressor v_template: joints regress linearly, so the
+  Tensor J_shapedirs_;      // (S, J*3)   regressor is applied once here instead of per sample
+  Tensor homogeneous_row_;  // (1, 1, 1, 4): [0 0 0 1], the bottom row of every 4x4 transform
+  Tensor parent_index_;     // (J - 1,) I64: parents[1:]
   std::vector<ChainLevel> levels_;
   Tensor joint_order_;  // (J,) I64: where each joint sits in the levels' concatenation
   Tensor J_regressor_extra_, J_regressor_h36m_, vertex_joint_ids_;  // optional
+  Tensor spin_joint_index_, lsp_index_;  // I64 picks of spin_joints49 and lsp_joints14
   std::vector<int64_t> parents_;
 };
 

@@ -13,7 +13,7 @@ build=$(cd "$build" && pwd)
 logs=${OUT:-$(mktemp -d)}
 mkdir -p "$logs"
 python=${PYTHON:-python3}
-families=(elementwise reduce gemm overhead resnet body)
+families=(elementwise reduce gemm overhead resnet body render)
 export LD_LIBRARY_PATH="$build/bench/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
@@ -34,6 +34,7 @@ for family in "${families[@]}"; do
   "$build/bench/bench_$family" --device=cuda --benchmark_min_time=0.3 --benchmark_repetitions=3 \
     --benchmark_report_aggregates_only=true --benchmark_out="$logs/$family.json" \
     --benchmark_out_format=json >"$logs/$family.txt" 2>&1 || status=1
+  [[ -f "$root/bench/torch/$family.py" ]] || continue  # render has no torch twin
   "$python" "$root/bench/torch/$family.py" --device cuda >>"$logs/torch.jsonl" || status=1
 done
 "$python" "$root/bench/compare.py" --hmr "${results[@]}" --torch "$logs/torch.jsonl" --markdown | tee "$logs/table.md"

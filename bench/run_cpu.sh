@@ -9,7 +9,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${BUILD_DIR:-$root/build-bench}
 threads=${THREADS:-2}
-read -ra families <<<"${FAMILIES:-elementwise reduce gemm overhead resnet body}"
+read -ra families <<<"${FAMILIES:-elementwise reduce gemm overhead resnet body render}"
 
 if [[ ! -f "$build/build.ninja" ]]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DHMR_CUDA=OFF -DHMR_TESTS=OFF \
@@ -27,6 +27,8 @@ for family in "${families[@]}"; do
   "$build/bench/bench_$family" --benchmark_min_time=0.3 --benchmark_repetitions=3 \
     --benchmark_report_aggregates_only=true --benchmark_out="$logs/$family.json" \
     --benchmark_out_format=json >"$logs/$family.txt" 2>&1
+  # A family without a twin (render: plain torch has no rasterizer) prints its figures alone.
+  [[ -f "$root/bench/torch/$family.py" ]] || continue
   /usr/bin/python3 "$root/bench/torch/$family.py" --threads "$threads" >>"$logs/torch.jsonl"
 done
 python3 "$root/bench/compare.py" --hmr "${results[@]}" --torch "$logs/torch.jsonl" "$@"

@@ -39,7 +39,8 @@ std::string pad(const std::string& s, size_t width) {
 }  // namespace
 
 const std::vector<Command>& commands() {
-  static const std::vector<Command> all = {info_command(), demo_command(), inspect_command(), classify_command()};
+  static const std::vector<Command> all = {info_command(), demo_command(), inspect_command(), classify_command(),
+                                             body_command()};
   return all;
 }
 

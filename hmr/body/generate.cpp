@@ -527,6 +527,12 @@ BodyModelData generate_body_model(BodySize size) {
   return d;
 }
 
+BodyModelData resolve_body_model(const std::string& spec) {
+  if (spec.empty() || spec == "generated" || spec == "generated:full") return default_body_model(BodySize::Full);
+  if (spec == "generated:small") return default_body_model(BodySize::Small);
+  return load_body_model(spec);
+}
+
 const BodyModelData& default_body_model(BodySize size) {
   static std::once_flag once[2];
   static BodyModelData models[2];

@@ -32,6 +32,10 @@ BodyModelData generate_body_model(BodySize size = BodySize::Full);
 // The generated model, made once per process (thread-safe) and then shared.
 const BodyModelData& default_body_model(BodySize size = BodySize::Full);
 
+// What a --model option names: "" / "generated" / "generated:full" -> the generated full
+// model, "generated:small" -> the small one, anything else a file for load_body_model.
+BodyModelData resolve_body_model(const std::string& spec);
+
 // SMPL's joint positions as designed before regression (the generated model's joints are
 // J_regressor @ v_template, within about a centimetre of these). (24 x 3, row-major.)
 const double* designed_joints();

@@ -9,5 +9,6 @@ Command info_command();
 Command demo_command();
 Command inspect_command();
 Command classify_command();
+Command body_command();
 
 }  // namespace hmr::cli

@@ -8,6 +8,7 @@
 #include "hmr/body/body_model.h"
 #include "hmr/body/generate.h"
 #include "hmr/commands/commands.h"
+#include "hmr/render/shading.h"
 #include "io/mesh.h"
 #include "io/npy.h"
 
@@ -80,6 +81,38 @@ Tensor required(const TensorDict& d, const std::string& key, const std::string& 
   return d.at(key);
 }
 
+// One file per batch element: name.ext for a batch of one, else name_0.ext, name_1.ext, ...
+std::string per_item(const std::string& path, int64_t b, int64_t batch) {
+  if (batch == 1) return path;
+  const size_t dot = path.rfind('.');
+  const std::string stem = dot == std::string::npos ? path : path.substr(0, dot);
+  return stem + "_" + std::to_string(b) + (dot == std::string::npos ? "" : path.substr(dot));
+}
+
+// A picture of one posed body: SMPL's frame (y up, facing +z) turned by pi about x into the
+// camera's (y down, z forward), centred 4 m in front of a 512 x 512 camera with a 1000 px focal
+// length (1.8 m fill ~85% of the height), coloured by body part when the model has labels.
+void write_png(const std::string& path, const Tensor& vertices, const body::BodyModelData& data) {
+  Tensor v = vertices.to(DType::F64).contiguous();
+  const int64_t n = v.size(0);
+  std::vector<double> cam(static_cast<size_t>(n * 3));
+  double centre[3] = {0, 0, 0};
+  const double* p = v.data<double>();
+  for (int64_t i = 0; i < n; ++i)
+    for (int c = 0; c < 3; ++c) centre[c] += p[3 * i + c] / static_cast<double>(n);
+  for (int64_t i = 0; i < n; ++i) {
+    cam[static_cast<size_t>(3 * i)] = p[3 * i] - centre[0];
+    cam[static_cast<size_t>(3 * i + 1)] = -(p[3 * i + 1] - centre[1]);
+    cam[static_cast<size_t>(3 * i + 2)] = -(p[3 * i + 2] - centre[2]) + 4.0;
+  }
+  render::Camera camera;
+  camera.fx = camera.fy = 1000;
+  camera.cx = camera.cy = 256;
+  camera.height = camera.width = 512;
+  const Tensor colors = data.part_labels.defined() ? render::label_colors(data.part_labels) : Tensor();
+  render::write_front_and_side_png(path, Tensor::from_vector(cam, {n, 3}), data.faces, camera, Tensor(), colors);
+}
+
 int forward(const Args& args, Streams& io) {
   const std::string params_path = args.get("params"), out = args.get("out");
   HMR_CHECK(!params_path.empty(), cli::UsageError, "hmr body forward: --params P.npz is required");
@@ -101,16 +134,16 @@ int forward(const Args& args, Streams& io) {
   const int64_t batch = betas.size(0);
   io.out << "wrote " << out << ": vertices (" << batch << ", " << data.num_vertices() << ", 3), joints (" << batch
          << ", " << data.num_joints() << ", 3)\n";
-  const std::string obj = args.get("obj");
-  if (!obj.empty()) {
-    // One file per batch element: mesh.obj for a batch of one, else mesh_0.obj, mesh_1.obj, ...
-    const size_t dot = obj.rfind('.');
-    const std::string stem = dot == std::string::npos ? obj : obj.substr(0, dot);
-    const std::string ext = dot == std::string::npos ? ".obj" : obj.substr(dot);
-    for (int64_t b = 0; b < batch; ++b) {
-      const std::string path = batch == 1 ? obj : stem + "_" + std::to_string(b) + ext;
-      io::save_obj(path, result.vertices.select(0, b).contiguous(), data.faces);
-      io.out << "wrote " << path << "\n";
+  const std::string obj = args.get("obj"), png = args.get("png");
+  for (int64_t b = 0; b < batch; ++b) {
+    const Tensor verts = result.vertices.select(0, b).contiguous();
+    if (!obj.empty()) {
+      io::save_obj(per_item(obj, b, batch), verts, data.faces);
+      io.out << "wrote " << per_item(obj, b, batch) << "\n";
+    }
+    if (!png.empty()) {
+      write_png(per_item(png, b, batch), verts, data);
+      io.out << "wrote " << per_item(png, b, batch) << "\n";
     }
   }
   return kExitOk;
@@ -129,15 +162,16 @@ Command body_command() {
       "hmr body info [--model M]\n"
       "    counts, file kind, optional arrays and the kinematic tree of a model: SMPL's .pkl,\n"
       "    smplx's .npz, our .npz, or 'generated' / 'generated:small' (the default).\n"
-      "hmr body forward --params P.npz --out O.npz [--model M] [--obj mesh.obj]\n"
+      "hmr body forward --params P.npz --out O.npz [--model M] [--obj mesh.obj] [--png view.png]\n"
       "    P.npz holds betas (B, n), pose (B, 72) axis-angle and optionally transl (B, 3); O.npz\n"
-      "    receives vertices (B, V, 3) and joints (B, 24, 3) (float32); --obj writes the meshes.";
+      "    receives vertices (B, V, 3) and joints (B, 24, 3) (float32); --obj writes the meshes, --png draws them.";
   c.options = {
       {"model", "M", "body model file, or generated / generated:small", "generated"},
       {"size", "S", "generate: full (6890 vertices) or small (690)", "full"},
       {"out", "F", "output .npz", ""},
       {"params", "P", "forward: .npz with betas, pose and optional transl", ""},
       {"obj", "F", "forward: also write the mesh(es) as OBJ", ""},
+      {"png", "F", "forward: also draw the mesh(es), front and side, coloured by part", ""},
   };
   c.takes_positional = true;
   c.run = [](const Args& args, Streams& io) {

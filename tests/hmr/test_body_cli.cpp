@@ -11,6 +11,7 @@
 
 #include "hmr/body/generate.h"
 #include "hmr/cli.h"
+#include "io/image.h"
 #include "io/npy.h"
 
 namespace fs = std::filesystem;
@@ -66,7 +67,7 @@ TEST_F(BodyCli, GenerateInfoForward) {
   params.set("transl", Tensor::from_vector(std::vector<float>{0, 0, 0, 1, -2, 3}, {2, 3}));
   io::save_npz(path("params.npz"), params);
   Result f = run_hmr({"body", "forward", "--model", model, "--params", path("params.npz"), "--out", path("out.npz"),
-                      "--obj", path("mesh.obj")});
+                      "--obj", path("mesh.obj"), "--png", path("view.png")});
   ASSERT_EQ(f.code, 0) << f.err;
   const TensorDict out = io::load_npz(path("out.npz"));
   ASSERT_EQ(out.at("vertices").sizes(), (Shape{2, 690, 3}));
@@ -82,6 +83,8 @@ TEST_F(BodyCli, GenerateInfoForward) {
   EXPECT_LT(err, 1e-6);
   EXPECT_TRUE(fs::exists(path("mesh_0.obj")));
   EXPECT_TRUE(fs::exists(path("mesh_1.obj")));
+  const Tensor png = io::read_image(path("view_1.png"));
+  EXPECT_EQ(png.sizes(), (Shape{512, 1024, 3}));  // front and side views side by side
 }
 
 TEST_F(BodyCli, Errors) {

@@ -167,7 +167,10 @@ TEST(Rasterize, InterpolatedLinearAttributeEqualsItsValueAtTheSurfacePoint) {
   // interpolation must reproduce it at the 3D point each pixel sees (screen-linear would not).
   const double* t = kTriangle.data();
   std::vector<double> attr;
-  for (int i = 0; i < 3; ++i) attr.insert(attr.end(), {2 * t[3 * i] - 3 * t[3 * i + 1] + 0.5 * t[3 * i + 2] + 1, t[3 * i + 2]});
+  for (int i = 0; i < 3; ++i) {  // push_back, not insert({...}): GCC 12 warns falsely on the latter
+    attr.push_back(2 * t[3 * i] - 3 * t[3 * i + 1] + 0.5 * t[3 * i + 2] + 1);
+    attr.push_back(t[3 * i + 2]);
+  }
   Raster r = rasterize(f64(kTriangle, {1, 3, 3}), i64({0, 1, 2}, {1, 3}), kCamera);
   Tensor out = interpolate(r, i64({0, 1, 2}, {1, 3}), f64(attr, {3, 2}));
   ASSERT_EQ(out.sizes(), Shape({1, 30, 40, 2}));

@@ -239,9 +239,14 @@ std::string strip_npy(const std::string& name) {
   return name;
 }
 
-}  // namespace
+// The header and payload of .npy bytes, shared by the numeric and the string readers.
+struct Parsed {
+  Header header;
+  const uint8_t* payload;
+  uint64_t payload_size;
+};
 
-Tensor npy_from_bytes(const uint8_t* data, size_t size, const std::string& label) {
+Parsed parse_npy(const uint8_t* data, size_t size, const std::string& label) {
   HMR_CHECK(size >= kMagicSize + 4 && std::memcmp(data, kMagic, kMagicSize) == 0, IOError, "npy: '", label,
             "' is not an .npy file (bad magic)");
   uint8_t major = data[6];
@@ -254,14 +259,38 @@ Tensor npy_from_bytes(const uint8_t* data, size_t size, const std::string& label
   HMR_CHECK(header_len <= kMaxHeader && header_len <= size - start, IOError, "npy: '", label,
             "': header length ", header_len, " exceeds the file (", size, " bytes)");
   std::string text(reinterpret_cast<const char*>(data + start), static_cast<size_t>(header_len));
-  Header h = HeaderParser(text, label).parse();
+  return {HeaderParser(text, label).parse(), data + start + header_len, size - start - header_len};
+}
 
+// The magic, version, header length and space-padded header dict, as numpy writes them.
+std::vector<uint8_t> header_bytes(const std::string& descr, const Shape& shape) {
+  std::string header = str("{'descr': '", descr, "', 'fortran_order': False, 'shape': (");
+  for (size_t d = 0; d < shape.size(); ++d)
+    header += str(shape[d], shape.size() == 1 ? "," : (d + 1 < shape.size() ? ", " : ""));
+  header += "), }";
+  // numpy pads with spaces so the data starts at a multiple of 64, and ends with a newline.
+  size_t len_bytes = header.size() + 1 + 10 + 64 > 65535 ? 4 : 2;
+  size_t prefix = kMagicSize + 2 + len_bytes;
+  header += std::string((64 - (prefix + header.size() + 1) % 64) % 64, ' ') + "\n";
+  std::vector<uint8_t> out(kMagic, kMagic + kMagicSize);
+  out.push_back(len_bytes == 2 ? 1 : 2);
+  out.push_back(0);
+  for (size_t i = 0; i < len_bytes; ++i) out.push_back(static_cast<uint8_t>(header.size() >> (8 * i)));
+  out.insert(out.end(), header.begin(), header.end());
+  return out;
+}
+
+}  // namespace
+
+Tensor npy_from_bytes(const uint8_t* data, size_t size, const std::string& label) {
+  Parsed p = parse_npy(data, size, label);
+  const Header& h = p.header;
+  const uint8_t* payload = p.payload;
+  uint64_t payload_size = p.payload_size;
   bool big_endian = false;
   ElementRule rule = element_rule(h.descr, label, big_endian);
   std::string what = str("npy: '", label, "'");
   uint64_t numel = checked_numel(h.shape, rule.file_size, what);
-  const uint8_t* payload = data + start + header_len;
-  uint64_t payload_size = size - start - header_len;
   HMR_CHECK(payload_size == numel * static_cast<uint64_t>(rule.file_size), IOError, what, ": shape ", h.shape,
             " of '", h.descr, "' needs ", numel * rule.file_size, " data bytes but the file has ",
             payload_size);
@@ -280,19 +309,7 @@ std::vector<uint8_t> npy_to_bytes(const Tensor& t) {
   const char* descr = descr_of(t.dtype());
   HMR_CHECK(descr != nullptr, DTypeError, "save_npy: numpy has no ", t.dtype(),
             "; convert the tensor to float32 first");
-  std::string header = str("{'descr': '", descr, "', 'fortran_order': False, 'shape': (");
-  for (int64_t d = 0; d < t.dim(); ++d)
-    header += str(t.sizes()[d], t.dim() == 1 ? "," : (d + 1 < t.dim() ? ", " : ""));
-  header += "), }";
-  // numpy pads with spaces so the data starts at a multiple of 64, and ends with a newline.
-  size_t len_bytes = header.size() + 1 + 10 + 64 > 65535 ? 4 : 2;
-  size_t prefix = kMagicSize + 2 + len_bytes;
-  header += std::string((64 - (prefix + header.size() + 1) % 64) % 64, ' ') + "\n";
-  std::vector<uint8_t> out(kMagic, kMagic + kMagicSize);
-  out.push_back(len_bytes == 2 ? 1 : 2);
-  out.push_back(0);
-  for (size_t i = 0; i < len_bytes; ++i) out.push_back(static_cast<uint8_t>(header.size() >> (8 * i)));
-  out.insert(out.end(), header.begin(), header.end());
+  std::vector<uint8_t> out = header_bytes(descr, t.sizes());
   std::vector<uint8_t> data = contiguous_bytes(t);
   out.insert(out.end(), data.begin(), data.end());
   return out;
@@ -331,6 +348,122 @@ void save_npz(const std::string& path, const TensorDict& dict, bool compressed) 
     zip.add(name + ".npy", member.data(), member.size(), compressed);
   }
   zip.close();
+}
+
+namespace {
+
+// The kind ('U' or 'S') and element length of a string descr such as '<U12' or '|S5'; kind 0
+// when descr is not a string dtype.
+std::pair<char, uint64_t> string_kind(const std::string& descr) {
+  if (descr.size() < 3 || (descr[1] != 'U' && descr[1] != 'S')) return {0, 0};
+  uint64_t n = 0;
+  for (size_t i = 2; i < descr.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(descr[i])) || n > (uint64_t{1} << 32)) return {0, 0};
+    n = n * 10 + static_cast<uint64_t>(descr[i] - '0');
+  }
+  return {descr[1], n};
+}
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+bool valid_code_point(uint32_t cp) { return cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF); }
+
+// UTF-8 to code points; IOError on malformed input (overlong forms are not accepted).
+std::vector<uint32_t> utf8_code_points(const std::string& s) {
+  std::vector<uint32_t> out;
+  for (size_t i = 0; i < s.size();) {
+    auto b = static_cast<uint8_t>(s[i]);
+    int extra = b < 0x80 ? 0 : (b >> 5) == 6 ? 1 : (b >> 4) == 14 ? 2 : (b >> 3) == 30 ? 3 : -1;
+    HMR_CHECK(extra >= 0, IOError, "npy: string '", s, "' is not valid UTF-8 at byte ", i);
+    uint32_t cp = extra == 0 ? b : b & (0x3F >> extra);
+    for (int k = 1; k <= extra; ++k) {
+      HMR_CHECK(i + k < s.size() && (static_cast<uint8_t>(s[i + k]) & 0xC0) == 0x80, IOError, "npy: string '",
+                s, "' is not valid UTF-8 at byte ", i + k);
+      cp = (cp << 6) | (static_cast<uint8_t>(s[i + k]) & 0x3F);
+    }
+    static const uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    HMR_CHECK(cp >= kMin[extra] && valid_code_point(cp), IOError, "npy: string '", s,
+              "' is not valid UTF-8 at byte ", i);
+    out.push_back(cp);
+    i += static_cast<size_t>(extra) + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool npy_is_string_array(const uint8_t* data, size_t size, const std::string& label) {
+  return string_kind(parse_npy(data, size, label).header.descr).first != 0;
+}
+
+NpyStrings npy_strings_from_bytes(const uint8_t* data, size_t size, const std::string& label) {
+  Parsed p = parse_npy(data, size, label);
+  const Header& h = p.header;
+  auto [kind, length] = string_kind(h.descr);
+  HMR_CHECK(kind != 0, IOError, "npy: '", label, "' holds '", h.descr,
+            "', not a string array ('<U n' or '|S n')");
+  uint64_t item = kind == 'U' ? 4 * length : length;
+  std::string what = str("npy: '", label, "'");
+  uint64_t numel = checked_numel(h.shape, static_cast<int64_t>(std::max<uint64_t>(item, 1)), what);
+  HMR_CHECK(p.payload_size == numel * item, IOError, what, ": shape ", h.shape, " of '", h.descr, "' needs ",
+            numel * item, " data bytes but the file has ", p.payload_size);
+  std::vector<uint8_t> bytes(p.payload, p.payload + numel * item);
+  if (h.fortran_order && h.shape.size() > 1 && item > 0) bytes = fortran_to_c(bytes, h.shape, item);
+  bool big_endian = h.descr[0] == '>';
+  NpyStrings out{h.shape, {}};
+  out.values.reserve(numel);
+  for (uint64_t i = 0; i < numel; ++i) {
+    const uint8_t* el = bytes.data() + i * item;
+    std::string value;
+    if (kind == 'S') {
+      value.assign(reinterpret_cast<const char*>(el), length);
+    } else {
+      for (uint64_t c = 0; c < length; ++c) {
+        uint32_t cp = 0;
+        for (int b = 0; b < 4; ++b) cp |= uint32_t{el[4 * c + (big_endian ? 3 - b : b)]} << (8 * b);
+        HMR_CHECK(valid_code_point(cp), IOError, what, ": element ", i, " holds an invalid code point ", cp);
+        append_utf8(value, cp);
+      }
+    }
+    // numpy pads every element to the full length with NULs and drops them again on read.
+    value.erase(value.find_last_not_of('\0') + 1);
+    out.values.push_back(std::move(value));
+  }
+  return out;
+}
+
+std::vector<uint8_t> npy_strings_to_bytes(const NpyStrings& strings) {
+  Tensor::check_numel_matches(static_cast<int64_t>(strings.values.size()), strings.shape);
+  std::vector<std::vector<uint32_t>> points;
+  size_t length = 1;  // numpy's dtype for an array of empty strings is '<U1'
+  for (const std::string& v : strings.values) {
+    points.push_back(utf8_code_points(v));
+    length = std::max(length, points.back().size());
+  }
+  std::vector<uint8_t> out = header_bytes(str("<U", length), strings.shape);
+  size_t start = out.size();
+  out.resize(start + points.size() * length * 4, 0);
+  for (size_t i = 0; i < points.size(); ++i)
+    for (size_t c = 0; c < points[i].size(); ++c)
+      for (int b = 0; b < 4; ++b)
+        out[start + (i * length + c) * 4 + b] = static_cast<uint8_t>(points[i][c] >> (8 * b));
+  return out;
 }
 
 }  // namespace hmr::io

@@ -418,6 +418,8 @@ NpyStrings npy_strings_from_bytes(const uint8_t* data, size_t size, const std::s
   auto [kind, length] = string_kind(h.descr);
   HMR_CHECK(kind != 0, IOError, "npy: '", label, "' holds '", h.descr,
             "', not a string array ('<U n' or '|S n')");
+  // numpy never writes length 0 ('' is '<U1'); refusing it keeps a huge shape from costing nothing.
+  HMR_CHECK(length > 0, IOError, "npy: '", label, "': string dtype '", h.descr, "' has length 0");
   uint64_t item = kind == 'U' ? 4 * length : length;
   std::string what = str("npy: '", label, "'");
   uint64_t numel = checked_numel(h.shape, static_cast<int64_t>(std::max<uint64_t>(item, 1)), what);

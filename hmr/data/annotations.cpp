@@ -87,6 +87,10 @@ void validate_annotations(const DatasetAnnotations& a, const std::string& label)
     HMR_CHECK(t->sizes() == want, ShapeError, "dataset annotations '", label, "': key '", key.name,
               "' should have shape ", want, " (N = ", n, " image names) but has ", t->sizes());
   }
+  for (const auto& [key, t] : a.extra) {
+    HMR_CHECK(t.dim() >= 1 && t.size(0) == n, ShapeError, "dataset annotations '", label, "': key '", key,
+              "' should have N = ", n, " rows but has shape ", t.sizes());
+  }
   for (const char* key : kStringKeys) {
     auto* v = string_field(const_cast<DatasetAnnotations&>(a), key);
     HMR_CHECK(v->empty() || static_cast<int64_t>(v->size()) == n, ShapeError, "dataset annotations '", label,

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -151,6 +152,44 @@ TEST(DatasetNpz, SaveRefusesInconsistentRows) {
   a.pose.reset();
   a.gender = {"m"};
   EXPECT_THROW(save_dataset_npz(temp_path("bad.npz"), a), ShapeError);
+}
+
+TEST(DatasetNpz, NumpyReadsWhatWeWrite) {
+  if (std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "/usr/bin/python3 has no numpy";
+  DatasetAnnotations a = load_dataset_npz(fixture("spin_small.npz"), "", false);
+  std::string path = temp_path("for_numpy.npz");
+  save_dataset_npz(path, a);
+  // numpy itself checks the names, dtypes and values against the fixture's formulas.
+  std::string check =
+      "import numpy as np, sys; d = np.load(sys.argv[1]); "
+      "assert d['imgname'].dtype.kind == 'U' and d['imgname'][2] == 'images/caf\\u00e9_3.jpg'; "
+      "assert list(d['gender']) == ['m', 'f', 'm']; "
+      "assert d['center'].dtype == np.float32 and (d['center'][:, 1] == [50, 52, 54]).all(); "
+      "assert d['part'].shape == (3, 24, 3) and 'valid' in d.files";
+  std::string cmd = "/usr/bin/python3 -c \"" + check + "\" " + path;
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::remove(path.c_str());
+}
+
+TEST(DatasetNpz, ExtraArraysMustHaveNRows) {
+  DatasetAnnotations a = load_dataset_npz(fixture("spin_small.npz"), "", false);
+  a.extra.set("valid", Tensor::from_vector(std::vector<float>{1, 1}, {2}));
+  std::string msg = error_message([&] { validate_annotations(a, "x"); });
+  EXPECT_NE(msg.find("'valid'"), std::string::npos) << msg;
+  EXPECT_THROW(validate_annotations(a, "x"), ShapeError);
+}
+
+TEST(NpyStrings, ZeroLengthDtypeIsRefused) {
+  // A '<U0' header with a vast shape must fail, not allocate.
+  std::string header = "{'descr': '<U0', 'fortran_order': False, 'shape': (1000000000000,), }";
+  header += std::string(64 - (10 + header.size() + 1) % 64, ' ') + "\n";
+  std::string bytes =
+      std::string("\x93NUMPY\x01\x00", 8) + char(header.size() & 0xff) + char(header.size() >> 8);
+  bytes += header;
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  std::string msg = error_message([&] { io::npy_strings_from_bytes(p, bytes.size(), "u0"); });
+  EXPECT_NE(msg.find("length 0"), std::string::npos) << msg;
 }
 
 TEST(DatasetNpz, SpinFileTable) {

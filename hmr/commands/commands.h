@@ -10,5 +10,6 @@ Command demo_command();
 Command inspect_command();
 Command classify_command();
 Command body_command();
+Command data_command();
 
 }  // namespace hmr::cli

@@ -19,7 +19,9 @@ constexpr int64_t kCocoJoints = 17;
 
 const char* const kStringKeys[] = {"imgname", "gender", "maskname", "partname"};
 
-std::vector<std::string>* string_field(DatasetAnnotations& a, const std::string& key) {
+// Templates over const and non-const DatasetAnnotations: the key -> member maps exist once.
+template <class A>
+auto string_field(A& a, const std::string& key) -> decltype(&a.imgname) {
   if (key == "imgname") return &a.imgname;
   if (key == "gender") return &a.gender;
   if (key == "maskname") return &a.maskname;
@@ -27,13 +29,15 @@ std::vector<std::string>* string_field(DatasetAnnotations& a, const std::string&
   return nullptr;
 }
 
-Tensor* numeric_field(DatasetAnnotations& a, const std::string& key) {
+template <class A>
+auto numeric_field(A& a, const std::string& key) -> decltype(&a.center) {
   if (key == "center") return &a.center;
   if (key == "scale") return &a.scale;
   return nullptr;
 }
 
-std::optional<Tensor>* optional_field(DatasetAnnotations& a, const std::string& key) {
+template <class A>
+auto optional_field(A& a, const std::string& key) -> decltype(&a.part) {
   if (key == "part") return &a.part;
   if (key == "openpose") return &a.openpose;
   if (key == "S") return &a.S;
@@ -44,9 +48,8 @@ std::optional<Tensor>* optional_field(DatasetAnnotations& a, const std::string& 
 }
 
 const Tensor* numeric_value(const DatasetAnnotations& a, const std::string& key) {
-  auto& m = const_cast<DatasetAnnotations&>(a);
-  if (Tensor* t = numeric_field(m, key)) return t->defined() ? t : nullptr;
-  std::optional<Tensor>* o = optional_field(m, key);
+  if (const Tensor* t = numeric_field(a, key)) return t->defined() ? t : nullptr;
+  const std::optional<Tensor>* o = optional_field(a, key);
   return o && o->has_value() ? &**o : nullptr;
 }
 
@@ -92,7 +95,7 @@ void validate_annotations(const DatasetAnnotations& a, const std::string& label)
               "' should have N = ", n, " rows but has shape ", t.sizes());
   }
   for (const char* key : kStringKeys) {
-    auto* v = string_field(const_cast<DatasetAnnotations&>(a), key);
+    auto* v = string_field(a, key);
     HMR_CHECK(v->empty() || static_cast<int64_t>(v->size()) == n, ShapeError, "dataset annotations '", label,
               "': key '", key, "' should have ", n, " entries but has ", v->size());
   }

@@ -10,6 +10,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "hmr/body/generate.h"
 #include "hmr/models/hmr_regressor.h"
 #include "io/npy.h"
 #include "support.h"
@@ -61,6 +62,15 @@ HMRRegressorOptions resnet18_options() {
   HMRRegressorOptions o;
   o.backbone_depth = 18;
   return o;
+}
+
+// Zero decoders: every IEF round then adds exactly nothing.
+void silence_decoders(HMRRegressor& model) {
+  NoGradGuard no_grad;
+  for (auto* dec : {model.decpose.get(), model.decshape.get(), model.deccam.get()}) {
+    dec->weight.zero_();
+    dec->bias.zero_();
+  }
 }
 
 // Every (3, 3) block of rotmat (B, J, 3, 3) is a rotation: R^T R = I and det R = +1.
@@ -147,13 +157,7 @@ TEST(HMRRegressorTest, ZeroDecodersReturnTheMeanParameters) {
   // With the decoders silent, every IEF round adds exactly zero: the output is the start.
   MeanParams m;
   HMRRegressor model(resnet18_options(), m.pose, m.shape, m.cam);
-  {
-    NoGradGuard no_grad;
-    for (auto* dec : {model.decpose.get(), model.decshape.get(), model.deccam.get()}) {
-      dec->weight.zero_();
-      dec->bias.zero_();
-    }
-  }
+  silence_decoders(model);
   model.eval();
   NoGradGuard no_grad;
   HMROutput out = model.forward_full(randn({2, 3, 64, 80}));
@@ -163,6 +167,22 @@ TEST(HMRRegressorTest, ZeroDecodersReturnTheMeanParameters) {
   // The mean pose is the identity in every joint.
   Tensor eye = tensor({1, 0, 0, 0, 1, 0, 0, 0, 1}, {1, 1, 3, 3}).expand({2, 24, 3, 3});
   EXPECT_LT(max_abs_diff(out.rotmat, eye), 1e-7);
+}
+
+TEST(HMRRegressorTest, StartsFromABodyModelsMeanParameters) {
+  // The generated body's mean pose turns the root by pi about x (image y points down), so with
+  // silent decoders the root rotation is diag(1, -1, -1).
+  const body::BodyModelData& body = body::default_body_model(body::BodySize::Small);
+  HMRRegressor model(resnet18_options(), body);
+  EXPECT_EQ(model.init_pose.sizes(), (Shape{1, 144}));
+  EXPECT_EQ(model.init_pose.dtype(), DType::F32);
+  EXPECT_LT(max_abs_diff(model.init_pose, body.mean_pose.reshape({1, 144})), 1e-7);
+  EXPECT_LT(max_abs_diff(model.init_cam, body.mean_cam.reshape({1, 3})), 1e-7);
+  silence_decoders(model);
+  model.eval();
+  NoGradGuard no_grad;
+  Tensor root = model.forward_full(randn({1, 3, 64, 64})).rotmat.select(1, 0);  // (1, 3, 3)
+  EXPECT_LT(max_abs_diff(root, tensor({1, 0, 0, 0, -1, 0, 0, 0, -1}, {1, 3, 3})), 1e-6);
 }
 
 TEST(HMRRegressorTest, DecodersStartSmallAsXavierGainPointZeroOne) {

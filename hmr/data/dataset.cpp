@@ -151,17 +151,17 @@ SampleGeometry Dataset::geometry(int64_t index, int64_t epoch) const {
   return g;
 }
 
-Sample Dataset::get(int64_t index, int64_t epoch) const {
+Sample Dataset::get(int64_t index, int64_t epoch, const Tensor& img_out) const {
   HMR_CHECK(index >= 0 && index < size(), IndexError, "Dataset '", name_, "': index ", index,
             " out of range [0, ", size(), ")");
   try {
-    return make_sample(index, epoch);
+    return make_sample(index, epoch, img_out);
   } catch (...) {
     rethrow_with_context(str("Dataset '", name_, "' sample ", index, " (", image_path(index), "): "));
   }
 }
 
-Sample Dataset::make_sample(int64_t index, int64_t epoch) const {
+Sample Dataset::make_sample(int64_t index, int64_t epoch, const Tensor& img_out) const {
   const Row& r = rows_[static_cast<size_t>(index)];
   const SampleGeometry g = geometry(index, epoch);
   const AugmentParams& p = g.augment;
@@ -175,7 +175,15 @@ Sample Dataset::make_sample(int64_t index, int64_t epoch) const {
 
   // SPIN's rgb_processing after the crop: colour noise clipped at 255, then /255, then the
   // ImageNet normalisation, written channels-first.
-  s.img = Tensor::empty({3, R, R}, DType::F32);
+  if (img_out.defined()) {
+    HMR_CHECK(img_out.sizes() == Shape({3, R, R}) && img_out.dtype() == DType::F32 &&
+                  img_out.is_contiguous() && !img_out.is_cuda(),
+              ShapeError, "Dataset::get: img_out must be a contiguous CPU F32 [3, ", R, ", ", R,
+              "] tensor but is ", img_out.shape_str(), " ", img_out.dtype());
+    s.img = img_out;
+  } else {
+    s.img = Tensor::empty({3, R, R}, DType::F32);
+  }
   const uint8_t* in = crop.data<uint8_t>();
   float* out = s.img.data<float>();
   for (int c = 0; c < 3; ++c) {
@@ -269,9 +277,9 @@ std::pair<int64_t, int64_t> MixedDataset::locate(int64_t index, int64_t epoch) c
   return {k, index % datasets_[static_cast<size_t>(k)]->size()};
 }
 
-Sample MixedDataset::get(int64_t index, int64_t epoch) const {
+Sample MixedDataset::get(int64_t index, int64_t epoch, const Tensor& img_out) const {
   const auto [k, row] = locate(index, epoch);
-  Sample s = datasets_[static_cast<size_t>(k)]->get(row, epoch);
+  Sample s = datasets_[static_cast<size_t>(k)]->get(row, epoch, img_out);
   s.dataset_index = k;
   return s;
 }

@@ -52,7 +52,10 @@ class SampleSource {
   virtual ~SampleSource() = default;
   virtual int64_t size() const = 0;
   // Deterministic for (the source's seed, epoch, index); safe to call from several threads.
-  virtual Sample get(int64_t index, int64_t epoch) const = 0;
+  // img_out, when given, is a contiguous (3, R, R) F32 tensor the image is written into (the
+  // loader passes its batch row, saving a copy); the sample's img is then that tensor.
+  virtual Sample get(int64_t index, int64_t epoch, const Tensor& img_out) const = 0;
+  Sample get(int64_t index, int64_t epoch) const { return get(index, epoch, Tensor()); }
   virtual int64_t res() const = 0;
 };
 
@@ -82,7 +85,8 @@ class Dataset : public SampleSource {
   Dataset(std::string name, DatasetAnnotations annotations, std::string image_root, DatasetOptions options);
 
   int64_t size() const override { return static_cast<int64_t>(rows_.size()); }
-  Sample get(int64_t index, int64_t epoch) const override;
+  using SampleSource::get;
+  Sample get(int64_t index, int64_t epoch, const Tensor& img_out) const override;
   int64_t res() const override { return options_.res; }
 
   SampleGeometry geometry(int64_t index, int64_t epoch) const;
@@ -102,7 +106,7 @@ class Dataset : public SampleSource {
     bool has_smpl = false, has_pose_3d = false;
   };
   Tensor load_image(int64_t index) const;
-  Sample make_sample(int64_t index, int64_t epoch) const;
+  Sample make_sample(int64_t index, int64_t epoch, const Tensor& img_out) const;
 
   std::string name_, image_root_;
   std::vector<std::string> imgname_;
@@ -124,7 +128,8 @@ class MixedDataset : public SampleSource {
   static std::shared_ptr<MixedDataset> sequential(std::vector<std::shared_ptr<const Dataset>> datasets);
 
   int64_t size() const override { return size_; }
-  Sample get(int64_t index, int64_t epoch) const override;
+  using SampleSource::get;
+  Sample get(int64_t index, int64_t epoch, const Tensor& img_out) const override;
   int64_t res() const override { return datasets_.front()->res(); }
 
   // (dataset, row) of index in epoch.

@@ -1,7 +1,8 @@
 // DataLoader (see loader.h). Each worker claims the next batch index, builds all of its samples
 // and files the result under that index; the consumer takes index after index, so the order of
-// completion never shows. Batch memory is one block per batch (pinned and recycled when CUDA is
-// present: cudaMallocHost is far too slow to call per batch).
+// completion never shows. Batch memory is one block per batch, recycled through a pool (pinned
+// when CUDA is present: cudaMallocHost is far too slow to call per batch; and fresh host blocks
+// of this size would cost page faults on every batch), and images are cropped straight into it.
 #include "hmr/data/loader.h"
 
 #include <algorithm>
@@ -16,10 +17,12 @@
 
 namespace hmr::data {
 
-// Page-locked blocks handed out as storages whose deleter returns the block for reuse. The
-// pool lives as long as any batch built from it (each lease holds a reference).
-class PinnedPool : public std::enable_shared_from_this<PinnedPool> {
+// Host blocks (page-locked or plain) handed out as storages whose deleter returns the block for
+// reuse. The pool lives as long as any batch built from it (each lease holds a reference).
+class BufferPool : public std::enable_shared_from_this<BufferPool> {
  public:
+  BufferPool(bool pinned, size_t max_free) : pinned_(pinned), max_free_(max_free) {}
+
   Storage acquire(int64_t nbytes) {
     Storage block;
     {
@@ -31,24 +34,26 @@ class PinnedPool : public std::enable_shared_from_this<PinnedPool> {
         free_.erase(it);
       }
     }
-    if (!block) block = cuda::allocate_pinned(nbytes);
+    if (!block) block = pinned_ ? cuda::allocate_pinned(nbytes) : allocate_storage(nbytes, Device::cpu());
     void* data = block->data();
     auto lease = std::make_unique<Lease>(Lease{shared_from_this(), std::move(block)});
     // The storage's deleter owns the lease from here on (see give_back).
-    return wrap_storage(data, nbytes, Device::cpu(), &PinnedPool::give_back, lease.release());
+    return wrap_storage(data, nbytes, Device::cpu(), &BufferPool::give_back, lease.release());
   }
 
  private:
   struct Lease {
-    std::shared_ptr<PinnedPool> pool;
+    std::shared_ptr<BufferPool> pool;
     Storage block;
   };
   static void give_back(void*, void* ctx) {
     std::unique_ptr<Lease> lease(static_cast<Lease*>(ctx));
     std::lock_guard<std::mutex> lock(lease->pool->mutex_);
-    if (lease->pool->free_.size() < kMaxFree) lease->pool->free_.push_back(std::move(lease->block));
+    if (lease->pool->free_.size() < lease->pool->max_free_)
+      lease->pool->free_.push_back(std::move(lease->block));
   }
-  static constexpr size_t kMaxFree = 16;
+  const bool pinned_;
+  const size_t max_free_;
   std::mutex mutex_;
   std::vector<Storage> free_;
 };
@@ -80,9 +85,8 @@ class BatchLayout {
   int64_t bytes_ = 0;
 };
 
-Batch collate_into(const std::vector<Sample>& samples, const std::function<Storage(int64_t)>& allocate) {
-  HMR_CHECK(!samples.empty(), ValueError, "collate: no samples");
-  const int64_t B = static_cast<int64_t>(samples.size()), R = samples[0].img.size(1);
+// A batch of B rows of R x R crops in one block from allocate, fields uninitialised.
+Batch allocate_batch(int64_t B, int64_t R, const std::function<Storage(int64_t)>& allocate) {
   Batch b;
   BatchLayout layout;
   layout.add(&b.img, {B, 3, R, R}, DType::F32);
@@ -97,36 +101,38 @@ Batch collate_into(const std::vector<Sample>& samples, const std::function<Stora
   layout.add(&b.dataset_index, {B}, DType::I64);
   layout.add(&b.sample_index, {B}, DType::I64);
   layout.bind(allocate(layout.bytes()));
+  b.imgname.resize(static_cast<size_t>(B));
+  return b;
+}
 
-  auto copy_rows = [](const Tensor& dst, int64_t i, const Tensor& src) {
+// Row i of b from s (the image is skipped when s.img already is that row).
+void fill_row(Batch& b, int64_t i, const Sample& s) {
+  auto copy_row = [&](const Tensor& dst, const Tensor& src) {
     const int64_t row = dst.numel() / dst.size(0);
     HMR_CHECK(src.numel() == row && src.dtype() == DType::F32, ShapeError, "collate: sample ", i, " has a ",
               src.shape_str(), " ", src.dtype(), " field where the batch expects ", row, " F32 values");
     const Tensor c = src.contiguous();
-    std::memcpy(dst.data<float>() + i * row, c.data<float>(), static_cast<size_t>(row) * sizeof(float));
+    float* d = dst.data<float>() + i * row;
+    if (c.data<float>() != d) std::memcpy(d, c.data<float>(), static_cast<size_t>(row) * sizeof(float));
   };
-  for (int64_t i = 0; i < B; ++i) {
-    const Sample& s = samples[static_cast<size_t>(i)];
-    copy_rows(b.img, i, s.img);
-    copy_rows(b.keypoints, i, s.keypoints);
-    copy_rows(b.pose, i, s.pose);
-    copy_rows(b.betas, i, s.betas);
-    copy_rows(b.pose_3d, i, s.pose_3d);
-    b.has_smpl.data<float>()[i] = s.has_smpl ? 1.f : 0.f;
-    b.has_pose_3d.data<float>()[i] = s.has_pose_3d ? 1.f : 0.f;
-    b.scale.data<float>()[i] = static_cast<float>(s.scale);
-    b.is_flipped.data<float>()[i] = s.is_flipped ? 1.f : 0.f;
-    b.rot_angle.data<float>()[i] = static_cast<float>(s.rot_angle);
-    b.focal_length.data<float>()[i] = static_cast<float>(s.focal_length);
-    b.center.data<float>()[2 * i] = static_cast<float>(s.center[0]);
-    b.center.data<float>()[2 * i + 1] = static_cast<float>(s.center[1]);
-    b.orig_shape.data<int64_t>()[2 * i] = s.orig_shape[0];
-    b.orig_shape.data<int64_t>()[2 * i + 1] = s.orig_shape[1];
-    b.dataset_index.data<int64_t>()[i] = s.dataset_index;
-    b.sample_index.data<int64_t>()[i] = s.sample_index;
-    b.imgname.push_back(s.imgname);
-  }
-  return b;
+  copy_row(b.img, s.img);
+  copy_row(b.keypoints, s.keypoints);
+  copy_row(b.pose, s.pose);
+  copy_row(b.betas, s.betas);
+  copy_row(b.pose_3d, s.pose_3d);
+  b.has_smpl.data<float>()[i] = s.has_smpl ? 1.f : 0.f;
+  b.has_pose_3d.data<float>()[i] = s.has_pose_3d ? 1.f : 0.f;
+  b.scale.data<float>()[i] = static_cast<float>(s.scale);
+  b.is_flipped.data<float>()[i] = s.is_flipped ? 1.f : 0.f;
+  b.rot_angle.data<float>()[i] = static_cast<float>(s.rot_angle);
+  b.focal_length.data<float>()[i] = static_cast<float>(s.focal_length);
+  b.center.data<float>()[2 * i] = static_cast<float>(s.center[0]);
+  b.center.data<float>()[2 * i + 1] = static_cast<float>(s.center[1]);
+  b.orig_shape.data<int64_t>()[2 * i] = s.orig_shape[0];
+  b.orig_shape.data<int64_t>()[2 * i + 1] = s.orig_shape[1];
+  b.dataset_index.data<int64_t>()[i] = s.dataset_index;
+  b.sample_index.data<int64_t>()[i] = s.sample_index;
+  b.imgname[static_cast<size_t>(i)] = s.imgname;
 }
 
 // Thrown inside a worker to abandon a batch when the loader stops; never leaves the loader.
@@ -135,7 +141,12 @@ struct Cancelled {};
 }  // namespace
 
 Batch collate(const std::vector<Sample>& samples) {
-  return collate_into(samples, [](int64_t n) { return allocate_storage(n, Device::cpu()); });
+  HMR_CHECK(!samples.empty(), ValueError, "collate: no samples");
+  const int64_t B = static_cast<int64_t>(samples.size());
+  Batch b =
+      allocate_batch(B, samples[0].img.size(1), [](int64_t n) { return allocate_storage(n, Device::cpu()); });
+  for (int64_t i = 0; i < B; ++i) fill_row(b, i, samples[static_cast<size_t>(i)]);
+  return b;
 }
 
 Batch Batch::to(Device device) const {
@@ -159,7 +170,9 @@ DataLoader::DataLoader(std::shared_ptr<const SampleSource> source, LoaderOptions
             "DataLoader: ", source_->size(), " samples make no full batch of ", options_.batch_size,
             " with drop_last");
   pinned_ = options_.pin_memory && cuda::is_available();
-  if (pinned_) pinned_pool_ = std::make_shared<PinnedPool>();
+  // Blocks in circulation: the prefetched batches, one per busy worker, two held by the consumer.
+  pool_ = std::make_shared<BufferPool>(pinned_,
+                                       static_cast<size_t>(options_.prefetch + options_.num_workers + 2));
 }
 
 DataLoader::~DataLoader() { stop_workers(); }
@@ -229,16 +242,14 @@ void DataLoader::worker_loop() {
 }
 
 Batch DataLoader::build_batch(int64_t batch_index) const {
-  const int64_t B = options_.batch_size, n = static_cast<int64_t>(order_.size());
-  const int64_t begin = batch_index * B, end = std::min(n, begin + B);
-  std::vector<Sample> samples;
-  samples.reserve(static_cast<size_t>(end - begin));
-  for (int64_t i = begin; i < end; ++i) {
+  const int64_t n = static_cast<int64_t>(order_.size());
+  const int64_t begin = batch_index * options_.batch_size, end = std::min(n, begin + options_.batch_size);
+  Batch b =
+      allocate_batch(end - begin, source_->res(), [this](int64_t bytes) { return pool_->acquire(bytes); });
+  for (int64_t i = 0; i < end - begin; ++i) {
     if (stopping_) throw Cancelled{};
-    samples.push_back(source_->get(order_[static_cast<size_t>(i)], epoch_));
+    fill_row(b, i, source_->get(order_[static_cast<size_t>(begin + i)], epoch_, b.img[i]));
   }
-  Batch b = pinned_ ? collate_into(samples, [this](int64_t bytes) { return pinned_pool_->acquire(bytes); })
-                    : collate(samples);
   b.epoch = epoch_;
   b.index = batch_index;
   return b;

@@ -20,7 +20,7 @@
 
 namespace hmr::data {
 
-class PinnedPool;
+class BufferPool;
 
 // B samples stacked. Flags are F32 0/1 so losses can multiply by them; indices are I64.
 struct Batch {
@@ -90,7 +90,7 @@ class DataLoader {
   std::shared_ptr<const SampleSource> source_;
   LoaderOptions options_;
   bool pinned_ = false;
-  std::shared_ptr<PinnedPool> pinned_pool_;
+  std::shared_ptr<BufferPool> pool_;
 
   // Epoch state, guarded by mutex_.
   std::mutex mutex_;

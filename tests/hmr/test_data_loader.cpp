@@ -429,6 +429,8 @@ TEST(DataLoader, BatchesCoverTheEpochInShuffledOrder) {
   EXPECT_FALSE(plain.pinned());  // no CUDA device here
 
   EXPECT_THROW(DataLoader(ds, LoaderOptions{0}), ValueError);
+  EXPECT_NE(error_message([&] { ds->get(0, 0, Tensor::empty({3, 8, 8}, DType::F32)); }).find("[3, 8, 8]"),
+            std::string::npos);  // the batch row handed in must be the crop's shape
   EXPECT_THROW(plain.next(), ValueError);  // no epoch started
 }
 

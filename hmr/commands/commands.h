@@ -11,5 +11,7 @@ Command inspect_command();
 Command classify_command();
 Command body_command();
 Command data_command();
+Command fit_command();
+Command prior_command();
 
 }  // namespace hmr::cli

@@ -279,7 +279,12 @@ std::pair<int64_t, int64_t> MixedDataset::locate(int64_t index, int64_t epoch) c
 
 Sample MixedDataset::get(int64_t index, int64_t epoch, const Tensor& img_out) const {
   const auto [k, row] = locate(index, epoch);
-  Sample s = datasets_[static_cast<size_t>(k)]->get(row, epoch, img_out);
+  const Dataset& d = *datasets_[static_cast<size_t>(k)];
+  // A smaller dataset's rows come round several times an epoch ("laps" of i mod size); each lap
+  // gets its own augmentation by asking for a distinct inner epoch (epoch * laps + lap).
+  const int64_t laps = (size_ + d.size() - 1) / d.size();
+  const int64_t inner_epoch = sequential_ ? epoch : epoch * laps + index / d.size();
+  Sample s = d.get(row, inner_epoch, img_out);
   s.dataset_index = k;
   return s;
 }

@@ -120,7 +120,8 @@ class Dataset : public SampleSource {
 // Several datasets drawn with fixed probabilities (SPIN's MixedDataset: e.g. 30% 2D-only,
 // 60% with 3D, 10% in-the-wild SMPL). Training mode: size() is the largest dataset's size;
 // index i of an epoch picks dataset k by a Philox draw from (seed, epoch, i) and then row
-// i mod size(k), as SPIN does. Sequential mode (eval): the datasets one after the other.
+// i mod size(k), as SPIN does (a row that comes round again in the same epoch gets a fresh
+// augmentation). Sequential mode (eval): the datasets one after the other.
 class MixedDataset : public SampleSource {
  public:
   MixedDataset(std::vector<std::shared_ptr<const Dataset>> datasets, std::vector<double> probabilities,

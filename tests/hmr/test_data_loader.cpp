@@ -371,6 +371,15 @@ TEST(DataLoader, MixedSamplerFollowsTheProbabilities) {
   for (int64_t i = 0; i < 7; ++i) moved += mixed.locate(i, 0) != mixed.locate(i, 1);
   EXPECT_GT(moved, 0);
   EXPECT_EQ(mixed.get(2, 3).dataset_index, mixed.locate(2, 3).first);
+  // Indices 0 and 3 of an epoch that both land on row 0 of the 3-row dataset are augmented apart.
+  bool found = false;
+  for (int64_t e = 0; e < 2000 && !found; ++e) {
+    if (mixed.locate(0, e).first != 2 || mixed.locate(3, e).first != 2) continue;
+    EXPECT_NE(bytes_of(mixed.get(0, e).img), bytes_of(mixed.get(3, e).img)) << "epoch " << e;
+    EXPECT_EQ(mixed.get(3, e).sample_index, 0);
+    found = true;
+  }
+  EXPECT_TRUE(found);
 
   const auto seq = MixedDataset::sequential(parts);
   ASSERT_EQ(seq->size(), 15);
@@ -429,8 +438,10 @@ TEST(DataLoader, BatchesCoverTheEpochInShuffledOrder) {
   EXPECT_FALSE(plain.pinned());  // no CUDA device here
 
   EXPECT_THROW(DataLoader(ds, LoaderOptions{0}), ValueError);
-  EXPECT_NE(error_message([&] { ds->get(0, 0, Tensor::empty({3, 8, 8}, DType::F32)); }).find("[3, 8, 8]"),
-            std::string::npos);  // the batch row handed in must be the crop's shape
+  EXPECT_NE(error_message([&] {
+              ds->get(0, 0, Tensor::empty({3, 8, 8}, DType::F32));
+            }).find("[3, 8, 8]"),
+            std::string::npos);            // the batch row handed in must be the crop's shape
   EXPECT_THROW(plain.next(), ValueError);  // no epoch started
 }
 

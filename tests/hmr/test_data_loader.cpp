@@ -1,7 +1,7 @@
 // hmr/data/dataset + loader: a sample equals the augment functions applied with its sampled
 // parameters (crop + normalisation recomputed here), a drawn marker and a projected 3D joint land
 // where the keypoints say, determinism across threads and runs, mixed-sampler frequencies,
-// batching, worker errors naming the file, and early shutdown.
+// batching, worker errors naming the file, early shutdown, and pinned batches to the GPU.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -17,6 +17,7 @@
 #include "hmr/data/loader.h"
 #include "io/image.h"
 #include "support.h"
+#include "tensor/cuda_context.h"
 
 namespace fs = std::filesystem;
 using namespace hmr;
@@ -517,4 +518,27 @@ TEST(DataLoader, AbandoningAnEpochEarlyDoesNotHang) {
   }  // destroyed with workers blocked on a full queue
   { DataLoader never_started(ds, lo); }
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 20.0);
+}
+
+TEST(DataLoader, PinnedBatchesCopyToTheGpu) {
+  if (hmr::cuda::device_count() == 0) GTEST_SKIP() << hmr::cuda::unavailable_reason();
+  TempDir dir("pinned");
+  DatasetOptions o;
+  o.res = 24;
+  const auto ds = noise_dataset(dir.path, 9, o);
+  LoaderOptions lo;
+  lo.batch_size = 4;
+  lo.num_workers = 2;
+  DataLoader loader(ds, lo);
+  EXPECT_TRUE(loader.pinned());
+  for (int64_t epoch = 0; epoch < 3; ++epoch) {  // later epochs reuse the pooled pinned blocks
+    loader.start_epoch(epoch);
+    while (auto b = loader.next()) {
+      const Batch g = b->to(Device::cuda(0));
+      EXPECT_TRUE(g.img.is_cuda());
+      EXPECT_EQ(bytes_of(g.img.cpu()), bytes_of(b->img));
+      EXPECT_EQ(bytes_of(g.sample_index.cpu()), bytes_of(b->sample_index));
+      EXPECT_EQ(g.imgname, b->imgname);
+    }
+  }
 }

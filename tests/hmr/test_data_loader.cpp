@@ -168,6 +168,35 @@ TEST(DataLoader, SampleIsTheAugmentFunctionsWithItsSampledParameters) {
   EXPECT_GT(rotations, 0);
 }
 
+TEST(DataLoader, TranslationJitterMovesTheBoxWithinItsBound) {
+  TempDir dir("jitter");
+  DatasetOptions o;
+  o.res = 16;
+  o.translation_jitter = 0.1;
+  const auto ds = noise_dataset(dir.path, 5, o);
+  const DatasetAnnotations raw = load_dataset_npz((dir.path / "ann.npz").string(), dir.path.string());
+  double largest = 0;
+  for (int64_t epoch = 0; epoch < 4; ++epoch)
+    for (int64_t i = 0; i < 5; ++i) {
+      const Sample s = ds->get(i, epoch);
+      const double bound = 0.1 * 200 * raw.scale[i].item();  // t * box side, per coordinate
+      for (int a = 0; a < 2; ++a) {
+        const double moved = std::abs(s.center[static_cast<size_t>(a)] - raw.center[i][a].item());
+        EXPECT_LE(moved, bound + 1e-4);
+        largest = std::max(largest, moved / bound);
+      }
+      // The keypoints follow the moved box.
+      std::vector<double> kp = (*raw.openpose)[i].to_vector<double>();
+      const auto part = (*raw.part)[i].to_vector<double>();
+      kp.insert(kp.end(), part.begin(), part.end());
+      expect_close(s.keypoints,
+                   process_keypoints_2d(f32(kp, {49, 3}), s.center[0], s.center[1], s.scale, 16, s.rot_angle,
+                                        s.is_flipped),
+                   1e-5, "keypoints");
+    }
+  EXPECT_GT(largest, 0.5);  // 40 uniform draws: some move more than half the bound
+}
+
 TEST(DataLoader, MissingAnnotationsAreZerosWithFlagsOff) {
   TempDir dir("missing");
   DatasetAnnotations a = write_noise_dataset(dir.path, 3, 5, false);

@@ -173,9 +173,9 @@ int fit(const Args& args, Streams& io) {
   const std::string png = (fs::path(out_dir) / "fit.png").string();
   render::write_front_and_side_png(png, vertices.to(DType::F64), data.faces, camera, background);
 
-  io.out << "reprojection loss " << std::setprecision(2) << score0 << " -> " << r.reprojection_loss.item()
-         << " in " << std::setprecision(1) << secs << " s\nwrote " << obj << "\nwrote " << npz << "\nwrote "
-         << png << "\n";
+  io.out << "reprojection loss " << std::fixed << std::setprecision(2) << score0 << " -> "
+         << r.reprojection_loss.item() << " in " << std::setprecision(1) << secs << " s\nwrote " << obj
+         << "\nwrote " << npz << "\nwrote " << png << "\n";
   return kExitOk;
 }
 

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -16,6 +17,7 @@
 #include "hmr/cli.h"
 #include "hmr/data/pose_sampler.h"
 #include "hmr/fitting/smplify.h"
+#include "io/image.h"
 #include "io/npy.h"
 
 namespace fs = std::filesystem;
@@ -127,7 +129,7 @@ TEST(SmplifyLosses, CameraLossValueAndGradientsMatchTorch) {
 
 // Keypoints are the projections of a known body (confidence 1), so the true parameters score
 // exactly 0; SMPLify from a perturbed pose, shape and camera must cut the score by more than 10x
-// and bring the joints (relative to the pelvis) closer to the truth.
+// and bring the joints (relative to the pelvis) closer to the truth (start: 110 and 190 mm).
 TEST(Smplify, RecoversAKnownPoseFromItsProjectedJoints) {
   const body::BodyModel model(body::default_body_model(body::BodySize::Small), DType::F32);
   const int64_t batch = 2;
@@ -180,6 +182,7 @@ TEST(Smplify, RecoversAKnownPoseFromItsProjectedJoints) {
               << ", root-relative MPJPE " << err_before[i] * 1000 << " -> " << err_after[i] * 1000 << " mm\n";
     EXPECT_LT(after[i] * 10, before[i]) << b;
     EXPECT_LT(err_after[i], err_before[i]) << b;
+    EXPECT_LT(err_after[i], 0.09) << b;  // measured 66 and 58 mm: depth stays ambiguous from 2D
   }
   std::cout << "SMPLify " << o.camera_iters << " + " << o.body_iters << " iterations, batch " << batch << ", "
             << model.num_vertices() << " vertices: " << secs << " s\n";
@@ -235,19 +238,29 @@ TEST(FitCli, FitsSyntheticOpenPoseKeypoints) {
   std::ofstream(kp_path) << json.str();
   const std::string gmm_path = (dir / "gmm.npz").string();
   fitting::save_gmm_npz(gmm_path, sampled_prior());
+  const std::string image_path = (dir / "im.png").string();
+  io::write_png(image_path, full({480, 640, 3}, 90, DType::U8));
 
   std::ostringstream out, err;
   cli::Streams streams{out, err, false};
-  const int code =
-      cli::run({"fit", "--keypoints", kp_path, "--model", "generated:small", "--gmm", gmm_path, "--out",
-                (dir / "res").string(), "--camera-iters", "20", "--body-iters", "30", "--lr", "0.02"},
-               streams);
+  const int code = cli::run(
+      {"fit", "--keypoints", kp_path, "--model", "generated:small", "--gmm", gmm_path, "--image", image_path,
+       "--out", (dir / "res").string(), "--camera-iters", "20", "--body-iters", "30", "--lr", "0.02"},
+      streams);
   ASSERT_EQ(code, 0) << err.str();
   EXPECT_TRUE(fs::exists(dir / "res" / "fit.obj"));
-  EXPECT_TRUE(fs::exists(dir / "res" / "fit.png"));
+  // The picture is the crop (224 px) beside the side view, over the grey image.
+  const Tensor png = io::read_image((dir / "res" / "fit.png").string());
+  EXPECT_EQ(png.sizes(), (Shape{224, 448, 3}));
+  EXPECT_EQ(png.data<uint8_t>()[0], 90);
   const TensorDict fit = io::load_npz((dir / "res" / "fit.npz").string());
   EXPECT_EQ(fit.at("pose").sizes(), (Shape{1, 72}));
-  EXPECT_NE(out.str().find("reprojection loss"), std::string::npos) << out.str();
+  double start_loss = 0, end_loss = 0;
+  const size_t at = out.str().find("reprojection loss ");
+  ASSERT_NE(at, std::string::npos) << out.str();
+  ASSERT_EQ(std::sscanf(out.str().c_str() + at, "reprojection loss %lf -> %lf", &start_loss, &end_loss), 2);
+  EXPECT_LT(end_loss, start_loss) << out.str();
+  EXPECT_NEAR(fit.at("reprojection_loss").to(DType::F64).item(), end_loss, 0.01);
 
   std::ostringstream o2, e2;
   cli::Streams s2{o2, e2, false};

@@ -242,22 +242,23 @@ MixedDataset::MixedDataset(std::vector<std::shared_ptr<const Dataset>> datasets,
   cumulative_.back() = 1.0;  // no index may fall past the end by rounding
 }
 
-std::shared_ptr<MixedDataset> MixedDataset::sequential(std::vector<std::shared_ptr<const Dataset>> datasets) {
-  HMR_CHECK(!datasets.empty(), ValueError, "MixedDataset::sequential: no datasets");
-  std::shared_ptr<MixedDataset> m(new MixedDataset());
-  m->datasets_ = std::move(datasets);
-  m->sequential_ = true;
-  for (const auto& d : m->datasets_) {
+MixedDataset::MixedDataset(Sequential, std::vector<std::shared_ptr<const Dataset>> datasets)
+    : datasets_(std::move(datasets)), sequential_(true) {
+  HMR_CHECK(!datasets_.empty(), ValueError, "MixedDataset::sequential: no datasets");
+  for (const auto& d : datasets_) {
     HMR_CHECK(d != nullptr, ValueError, "MixedDataset::sequential: a dataset is null");
-    HMR_CHECK(d->res() == m->datasets_[0]->res(), ValueError,
-              "MixedDataset::sequential: all datasets need one crop size");
-    m->offsets_.push_back(m->size_);
-    m->size_ += d->size();
-    m->probabilities_.push_back(0);
+    HMR_CHECK(d->res() == datasets_[0]->res(), ValueError,
+              "MixedDataset::sequential: all datasets need one crop size but '", d->name(), "' has ",
+              d->res(), " and '", datasets_[0]->name(), "' ", datasets_[0]->res());
+    offsets_.push_back(size_);
+    size_ += d->size();
   }
-  for (size_t k = 0; k < m->datasets_.size(); ++k)
-    m->probabilities_[k] = static_cast<double>(m->datasets_[k]->size()) / static_cast<double>(m->size_);
-  return m;
+  for (const auto& d : datasets_)
+    probabilities_.push_back(static_cast<double>(d->size()) / static_cast<double>(size_));
+}
+
+std::shared_ptr<MixedDataset> MixedDataset::sequential(std::vector<std::shared_ptr<const Dataset>> datasets) {
+  return std::make_shared<MixedDataset>(Sequential{}, std::move(datasets));
 }
 
 std::pair<int64_t, int64_t> MixedDataset::locate(int64_t index, int64_t epoch) const {

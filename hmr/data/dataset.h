@@ -126,6 +126,9 @@ class MixedDataset : public SampleSource {
  public:
   MixedDataset(std::vector<std::shared_ptr<const Dataset>> datasets, std::vector<double> probabilities,
                uint64_t seed);
+  // Eval mode: the datasets one after the other; probabilities() reports each one's share.
+  struct Sequential {};
+  MixedDataset(Sequential, std::vector<std::shared_ptr<const Dataset>> datasets);
   static std::shared_ptr<MixedDataset> sequential(std::vector<std::shared_ptr<const Dataset>> datasets);
 
   int64_t size() const override { return size_; }
@@ -138,7 +141,6 @@ class MixedDataset : public SampleSource {
   const std::vector<double>& probabilities() const { return probabilities_; }
 
  private:
-  MixedDataset() = default;
   std::vector<std::shared_ptr<const Dataset>> datasets_;
   std::vector<double> probabilities_, cumulative_;
   std::vector<int64_t> offsets_;  // sequential mode: first index of each dataset

@@ -39,7 +39,10 @@ int fit_gmm(const Args& args, Streams& io) {
   io.err << "sampling " << n << " body poses (seed " << seed << ")\n";
   const Tensor poses = sample_body_poses(n, static_cast<uint64_t>(seed));
   io.err << "EM: " << k << " full-covariance components over 69 dimensions, " << iters << " iterations\n";
-  const fitting::GmmEmResult fit = fitting::fit_gmm_em(poses, k, iters, static_cast<uint64_t>(seed));
+  ProgressBar bar(iters, "iter", io.err, io.err_is_terminal);
+  const fitting::GmmEmResult fit = fitting::fit_gmm_em(poses, k, iters, static_cast<uint64_t>(seed), 1e-4,
+                                                       [&](int64_t it, double) { bar.update(it + 1); });
+  bar.finish();
   fitting::save_gmm_npz(out, fit.gmm);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   io.out << "wrote " << out << ": " << k << " components, mean log-likelihood " << std::fixed

@@ -244,8 +244,8 @@ std::vector<double> kmeans_init(const double* x, int64_t n, int64_t d, int64_t k
 
 }  // namespace
 
-GmmEmResult fit_gmm_em(const Tensor& samples, int64_t components, int64_t iters, uint64_t seed,
-                       double ridge) {
+GmmEmResult fit_gmm_em(const Tensor& samples, int64_t components, int64_t iters, uint64_t seed, double ridge,
+                       const std::function<void(int64_t, double)>& on_iteration) {
   HMR_CHECK(samples.defined() && samples.dim() == 2, ShapeError,
             "fit_gmm_em: expected samples [N, D], found ",
             samples.defined() ? samples.shape_str() : std::string("an undefined tensor"));
@@ -284,6 +284,7 @@ GmmEmResult fit_gmm_em(const Tensor& samples, int64_t components, int64_t iters,
     const Tensor log_joint = stack(log_p, 1);                 // (N, K)
     const Tensor log_norm = logsumexp(log_joint, {1}, true);  // (N, 1)
     result.mean_log_likelihood.push_back(mean(log_norm).item());
+    if (on_iteration) on_iteration(it, result.mean_log_likelihood.back());
     const Tensor resp = exp(log_joint - log_norm).contiguous();  // (N, K)
 
     // M-step: weighted means and covariances; a component that lost all its samples keeps its

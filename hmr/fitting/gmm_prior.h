@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -66,8 +67,10 @@ struct GmmEmResult {
 // Maximum-likelihood mixture of K full-covariance Gaussians by EM: k-means++ seeding and a few
 // Lloyd steps, then iters EM iterations; ridge is added to every covariance's diagonal so a
 // component that collapses onto a low-dimensional set (joints the samples never move) stays
-// invertible. samples (N, D) with N >= K. Deterministic for a seed.
+// invertible. samples (N, D) with N >= K. Deterministic for a seed. on_iteration (optional)
+// hears each iteration's index and mean log-likelihood (for progress output).
 GmmEmResult fit_gmm_em(const Tensor& samples, int64_t components, int64_t iters, uint64_t seed,
-                       double ridge = 1e-4);
+                       double ridge = 1e-4,
+                       const std::function<void(int64_t, double)>& on_iteration = nullptr);
 
 }  // namespace hmr::fitting

@@ -270,5 +270,14 @@ TEST(FitCli, FitsSyntheticOpenPoseKeypoints) {
   cli::Streams s3{o3, e3, false};
   EXPECT_EQ(cli::run({"fit", "--keypoints", (dir / "missing.json").string()}, s3), cli::kExitFailure);
   EXPECT_NE(e3.str().find("missing.json"), std::string::npos) << e3.str();
+  // A prior of the wrong dimension (the 4-D test mixture) is refused, naming both sizes.
+  std::ostringstream o4, e4;
+  cli::Streams s4{o4, e4, false};
+  EXPECT_EQ(cli::run({"fit", "--keypoints", kp_path, "--model", "generated:small", "--gmm",
+                      fixture("gmm_tiny_py2.pkl"), "--out", (dir / "res").string()},
+                     s4),
+            cli::kExitFailure);
+  EXPECT_NE(e4.str().find("over 4 dimensions"), std::string::npos) << e4.str();
+  EXPECT_NE(e4.str().find("69"), std::string::npos) << e4.str();
   fs::remove_all(dir);
 }

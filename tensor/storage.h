@@ -54,7 +54,14 @@ struct HostMemoryStats {
   int64_t current_bytes = 0;
   int64_t peak_bytes = 0;
   int64_t current_storages = 0;
+  int64_t cached_bytes = 0;  // freed blocks kept for reuse (not in current_bytes)
 };
 HostMemoryStats host_memory_stats();
+
+// Freed host blocks of 128 KiB and more are cached for reuse (see storage.cpp for why);
+// host_empty_cache() gives them back to the system. The limit (bytes; 0 disables caching)
+// starts at HMR_HOST_CACHE_MB MiB, default 2048; setting it empties the cache.
+void host_empty_cache();
+void set_host_cache_limit(int64_t bytes);
 
 }  // namespace hmr

@@ -40,7 +40,8 @@ std::string pad(const std::string& s, size_t width) {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all = {info_command(), demo_command(), inspect_command(), classify_command(),
-                                             body_command(), data_command(), fit_command(), prior_command()};
+                                             body_command(), data_command(), train_command(), eval_command(),
+                                             fit_command(), prior_command(), mlp_command()};
   return all;
 }
 

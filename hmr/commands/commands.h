@@ -11,7 +11,10 @@ Command inspect_command();
 Command classify_command();
 Command body_command();
 Command data_command();
+Command train_command();
+Command eval_command();
 Command fit_command();
 Command prior_command();
+Command mlp_command();
 
 }  // namespace hmr::cli

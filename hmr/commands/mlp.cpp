@@ -1,4 +1,4 @@
-// `hmr demo`: the smallest end-to-end training run. A 1 -> H -> H -> 1 tanh MLP learns
+// `hmr mlp`: the smallest end-to-end training run. A 1 -> H -> H -> 1 tanh MLP learns
 // y = sin(3x) + 0.3 x^2 on x in [-2, 2] with full-batch Adam, written over the autograd ops
 // (until nn/optim exists), on the CPU or a CUDA device. It exercises the whole stack:
 // random init, matmul and elementwise kernels, broadcasting, backward, in-place updates.
@@ -94,7 +94,7 @@ std::string format_ratio(double ratio) {
 
 double loss_value(const Tensor& loss, int64_t step) {
   double v = loss.item();
-  HMR_CHECK(std::isfinite(v), ValueError, "demo: the loss became ", v, " at step ", step,
+  HMR_CHECK(std::isfinite(v), ValueError, "mlp: the loss became ", v, " at step ", step,
             " (try a smaller --lr)");
   return v;
 }
@@ -108,28 +108,28 @@ DemoConfig read_config(const Args& args) {
   c.lr = args.get_double("lr");
   int64_t seed = args.get_int("seed");
   int64_t threads = args.get_int("threads");
-  if (threads < 0) throw UsageError(str("hmr demo: --threads must be non-negative but found ", threads));
+  if (threads < 0) throw UsageError(str("hmr mlp: --threads must be non-negative but found ", threads));
   c.threads = static_cast<int>(threads);
-  if (c.steps < 1) throw UsageError(str("hmr demo: --steps must be at least 1 but found ", c.steps));
-  if (c.hidden < 1) throw UsageError(str("hmr demo: --hidden must be at least 1 but found ", c.hidden));
-  if (c.samples < 1) throw UsageError(str("hmr demo: --samples must be at least 1 but found ", c.samples));
-  if (!(c.lr > 0)) throw UsageError(str("hmr demo: --lr must be positive but found ", c.lr));
-  if (seed < 0) throw UsageError(str("hmr demo: --seed must be non-negative but found ", seed));
+  if (c.steps < 1) throw UsageError(str("hmr mlp: --steps must be at least 1 but found ", c.steps));
+  if (c.hidden < 1) throw UsageError(str("hmr mlp: --hidden must be at least 1 but found ", c.hidden));
+  if (c.samples < 1) throw UsageError(str("hmr mlp: --samples must be at least 1 but found ", c.samples));
+  if (!(c.lr > 0)) throw UsageError(str("hmr mlp: --lr must be positive but found ", c.lr));
+  if (seed < 0) throw UsageError(str("hmr mlp: --seed must be non-negative but found ", seed));
   c.seed = static_cast<uint64_t>(seed);
   if (c.log_every <= 0) c.log_every = std::max<int64_t>(1, c.steps / 10);
   try {
     c.device = Device::parse(args.get("device"));
   } catch (const Error&) {
-    throw UsageError(str("hmr demo: --device expects cpu or cuda[:N] but found '", args.get("device"), "'"));
+    throw UsageError(str("hmr mlp: --device expects cpu or cuda[:N] but found '", args.get("device"), "'"));
   }
   return c;
 }
 
 void check_device(const Device& device) {
   if (device.is_cpu()) return;
-  HMR_CHECK(cuda::device_count() > 0, DeviceError, "demo: --device ", device, " needs a CUDA device, but ",
+  HMR_CHECK(cuda::device_count() > 0, DeviceError, "mlp: --device ", device, " needs a CUDA device, but ",
             cuda::unavailable_reason());
-  HMR_CHECK(device.index < cuda::device_count(), DeviceError, "demo: --device ", device, " but only ",
+  HMR_CHECK(device.index < cuda::device_count(), DeviceError, "mlp: --device ", device, " but only ",
             cuda::device_count(), " CUDA device(s) found");
 }
 
@@ -148,7 +148,7 @@ int run_demo(const Args& args, Streams& s) {
   auto model = [&](const Tensor& input) { return l3.forward(tanh(l2.forward(tanh(l1.forward(input))))); };
   Adam adam({l1.weight, l1.bias, l2.weight, l2.bias, l3.weight, l3.bias}, c.lr);
 
-  s.out << "hmr demo: MLP 1-" << c.hidden << "-" << c.hidden << "-1 (tanh) on y = sin(3x) + 0.3x^2, "
+  s.out << "hmr mlp: MLP 1-" << c.hidden << "-" << c.hidden << "-1 (tanh) on y = sin(3x) + 0.3x^2, "
         << c.samples << " samples, Adam lr " << c.lr << ", " << c.steps << " steps on " << c.device << "\n";
   ProgressBar bar(c.steps, "step", s.err, s.err_is_terminal);
   double initial = 0, last = 0;
@@ -186,8 +186,8 @@ int run_demo(const Args& args, Streams& s) {
 
 }  // namespace
 
-Command demo_command() {
-  return {"demo",
+Command mlp_command() {
+  return {"mlp",
           "train a small MLP on a synthetic function (CPU or CUDA)",
           "Train a 1-H-H-1 tanh MLP on y = sin(3x) + 0.3x^2 (x uniform in [-2, 2]) with full-batch Adam,\n"
           "printing the loss as it falls. A quick check that kernels, autograd and the device work.",

@@ -206,12 +206,14 @@ void DataLoader::stop_workers() {
   workers_.clear();
 }
 
-void DataLoader::start_epoch(int64_t epoch) {
+void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
   stop_workers();
   order_ = epoch_order(epoch);
   epoch_ = epoch;
   num_batches_ = num_batches();
-  next_claim_ = next_out_ = 0;
+  HMR_CHECK(first_batch >= 0 && first_batch <= num_batches_, IndexError, "DataLoader::start_epoch: first_batch ",
+            first_batch, " outside [0, ", num_batches_, "]");
+  next_claim_ = next_out_ = first_batch;
   done_.clear();
   stopping_ = false;
   started_ = true;

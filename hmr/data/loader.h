@@ -70,7 +70,8 @@ class DataLoader {
 
   int64_t num_batches() const;
   // Starts (or restarts) an epoch; the workers begin filling the queue at once.
-  void start_epoch(int64_t epoch);
+  // first_batch > 0 skips the epoch's first batches without building them (exact resume).
+  void start_epoch(int64_t epoch, int64_t first_batch = 0);
   // The next batch of the current epoch in order; nullopt when the epoch is done. A worker's
   // exception is rethrown here (its message names the sample's image file).
   std::optional<Batch> next();

@@ -146,6 +146,9 @@ Tensor Smplify::joints49(const Tensor& global_orient, const Tensor& body_pose, c
 SmplifyResult Smplify::run(const Tensor& init_pose, const Tensor& init_betas, const Tensor& init_cam_t,
                            const Tensor& keypoints) const {
   check_inputs(init_pose, init_betas, init_cam_t, keypoints, "Smplify::run");
+  // The fit differentiates its own losses even when the caller runs under no-grad (SPIN's
+  // trainer calls it between the regressor's forward and backward).
+  EnableGradGuard enable_grad;
   const SmplifyOptions& o = options_;
   const GmmPrior prior = prior_for(init_pose);
   const Tensor pose0 = where(isnan(init_pose.detach()), zeros_like(init_pose), init_pose.detach());

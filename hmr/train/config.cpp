@@ -36,9 +36,12 @@ Field field(const char* key, T TrainConfig::*member) {
             }
           },
           [member](const TrainConfig& c) -> io::Json {
-            if constexpr (std::is_same_v<T, uint64_t>) return io::Json(static_cast<int64_t>(c.*member));
-            else if constexpr (std::is_same_v<T, int>) return io::Json(static_cast<int64_t>(c.*member));
-            else return io::Json(c.*member);
+            if constexpr (std::is_same_v<T, uint64_t>)
+              return io::Json(static_cast<int64_t>(c.*member));
+            else if constexpr (std::is_same_v<T, int>)
+              return io::Json(static_cast<int64_t>(c.*member));
+            else
+              return io::Json(c.*member);
           }};
 }
 
@@ -118,17 +121,24 @@ std::string resolve(const std::string& path, const std::string& base_dir) {
 }
 
 DatasetSpec parse_dataset(const io::Json& v, const std::string& label, const std::string& base_dir) {
-  HMR_CHECK(v.is_object(), ValueError, label, ": a dataset must be an object {\"name\", \"npz\", \"image_root\", ",
-            "\"probability\"}, got ", io::to_json(v));
+  HMR_CHECK(v.is_object(), ValueError, label,
+            ": a dataset must be an object {\"name\", \"npz\", \"image_root\", ", "\"probability\"}, got ",
+            io::to_json(v));
   DatasetSpec d;
   for (size_t i = 0; i < v.size(); ++i) {
     const std::string& k = v.keys()[i];
     const io::Json& x = v.value(i);
-    if (k == "name") d.name = x.as_string();
-    else if (k == "npz") d.npz = resolve(x.as_string(), base_dir);
-    else if (k == "image_root") d.image_root = resolve(x.as_string(), base_dir);
-    else if (k == "probability") d.probability = x.as_double();
-    else HMR_CHECK(false, ValueError, label, ": unknown dataset key '", k, "' (known: name npz image_root probability)");
+    if (k == "name")
+      d.name = x.as_string();
+    else if (k == "npz")
+      d.npz = resolve(x.as_string(), base_dir);
+    else if (k == "image_root")
+      d.image_root = resolve(x.as_string(), base_dir);
+    else if (k == "probability")
+      d.probability = x.as_double();
+    else
+      HMR_CHECK(false, ValueError, label, ": unknown dataset key '", k,
+                "' (known: name npz image_root probability)");
   }
   HMR_CHECK(!d.npz.empty(), ValueError, label, ": dataset without \"npz\"");
   if (d.name.empty()) d.name = std::filesystem::path(d.npz).stem().string();
@@ -166,11 +176,12 @@ void apply_object(TrainConfig& c, const io::Json& obj, const std::string& prefix
 }  // namespace
 
 void TrainConfig::validate() const {
-  HMR_CHECK(method == "spin" || method == "hmr", ValueError, "config: method must be \"spin\" or \"hmr\", got \"",
-            method, "\"");
-  HMR_CHECK(backbone == 18 || backbone == 34 || backbone == 50 || backbone == 101 || backbone == 152, ValueError,
-            "config: backbone must be a ResNet depth (18, 34, 50, 101, 152), got ", backbone);
-  HMR_CHECK(img_res >= 32 && img_res <= 1024, ValueError, "config: img_res must be in [32, 1024], got ", img_res);
+  HMR_CHECK(method == "spin" || method == "hmr", ValueError,
+            "config: method must be \"spin\" or \"hmr\", got \"", method, "\"");
+  HMR_CHECK(backbone == 18 || backbone == 34 || backbone == 50 || backbone == 101 || backbone == 152,
+            ValueError, "config: backbone must be a ResNet depth (18, 34, 50, 101, 152), got ", backbone);
+  HMR_CHECK(img_res >= 32 && img_res <= 1024, ValueError, "config: img_res must be in [32, 1024], got ",
+            img_res);
   HMR_CHECK(batch_size >= 1, ValueError, "config: batch_size must be >= 1, got ", batch_size);
   HMR_CHECK(steps >= 0, ValueError, "config: steps must be >= 0, got ", steps);
   HMR_CHECK(std::isfinite(lr) && lr > 0, ValueError, "config: lr must be > 0, got ", lr);
@@ -183,7 +194,14 @@ void TrainConfig::validate() const {
   for (const DatasetSpec& d : datasets)
     HMR_CHECK(d.probability > 0 && std::isfinite(d.probability), ValueError, "config: dataset '", d.name,
               "' has probability ", d.probability, "; expected > 0");
-  HMR_CHECK(smplify.camera_iters >= 0 && smplify.body_iters >= 0, ValueError, "config: smplify iterations must be >= 0");
+  const std::pair<const char*, double> weights[] = {
+      {"loss.keypoint_2d", loss.keypoint_2d}, {"loss.keypoint_3d", loss.keypoint_3d}, {"loss.pose", loss.pose},
+      {"loss.betas", loss.betas},             {"loss.vertices", loss.vertices},       {"loss.openpose", loss.openpose},
+      {"loss.gt_2d", loss.gt_2d},             {"loss.overall", loss.overall}};
+  for (const auto& [key, w] : weights)
+    HMR_CHECK(std::isfinite(w) && w >= 0, ValueError, "config: ", key, " must be a finite weight >= 0, got ", w);
+  HMR_CHECK(smplify.camera_iters >= 0 && smplify.body_iters >= 0, ValueError,
+            "config: smplify iterations must be >= 0");
 }
 
 TrainConfig parse_train_config(const io::Json& doc, const std::string& label, const std::string& base_dir) {
@@ -224,9 +242,12 @@ io::Json train_config_to_json(const TrainConfig& c) {
   io::Json loss = io::Json::object(), smplify = io::Json::object();
   for (const Field& f : fields()) {
     std::string key = f.key;
-    if (key.rfind("loss.", 0) == 0) loss.set(key.substr(5), f.get(c));
-    else if (key.rfind("smplify.", 0) == 0) smplify.set(key.substr(8), f.get(c));
-    else out.set(key, f.get(c));
+    if (key.rfind("loss.", 0) == 0)
+      loss.set(key.substr(5), f.get(c));
+    else if (key.rfind("smplify.", 0) == 0)
+      smplify.set(key.substr(8), f.get(c));
+    else
+      out.set(key, f.get(c));
   }
   auto dataset_json = [](const DatasetSpec& d) {
     io::Json j = io::Json::object();

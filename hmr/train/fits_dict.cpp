@@ -26,8 +26,8 @@ std::vector<double> as_f64(const Tensor& t) {
 
 FitsDict::FitsDict(const std::vector<std::string>& dataset_names, const std::vector<int64_t>& sizes)
     : names_(dataset_names) {
-  HMR_CHECK(dataset_names.size() == sizes.size(), ValueError, "FitsDict: ", dataset_names.size(), " names but ",
-            sizes.size(), " sizes");
+  HMR_CHECK(dataset_names.size() == sizes.size(), ValueError, "FitsDict: ", dataset_names.size(),
+            " names but ", sizes.size(), " sizes");
   for (int64_t n : sizes) {
     tables_.push_back(zeros({n, 82}));
     filled_.emplace_back(static_cast<size_t>(n), uint8_t{0});
@@ -40,8 +40,9 @@ int64_t FitsDict::load_static(const std::string& dir) {
     const std::string path = (std::filesystem::path(dir) / (names_[d] + "_fits.npy")).string();
     if (!std::filesystem::exists(path)) continue;
     Tensor t = io::load_npy(path).to(DType::F32).contiguous();
-    HMR_CHECK(t.dim() == 2 && t.size(1) == 82 && t.size(0) == tables_[d].size(0), ShapeError, "FitsDict: ", path,
-              " has shape ", t.shape_str(), "; expected (", tables_[d].size(0), ", 82) for dataset '", names_[d], "'");
+    HMR_CHECK(t.dim() == 2 && t.size(1) == 82 && t.size(0) == tables_[d].size(0), ShapeError,
+              "FitsDict: ", path, " has shape ", t.shape_str(), "; expected (", tables_[d].size(0),
+              ", 82) for dataset '", names_[d], "'");
     tables_[d] = t;
     std::fill(filled_[d].begin(), filled_[d].end(), uint8_t{1});
     ++loaded;
@@ -65,11 +66,11 @@ std::pair<Tensor, Tensor> FitsDict::get(const Tensor& dataset, const Tensor& ind
             ShapeError, "FitsDict::get: dataset, index, rot and flip must all have ", b, " entries");
   Tensor pose = empty({b, 72}), betas = empty({b, 10});
   for (int64_t i = 0; i < b; ++i) {
-    HMR_CHECK(ds[i] >= 0 && ds[i] < num_datasets(), IndexError, "FitsDict::get: dataset ", ds[i], " out of range [0, ",
-              num_datasets(), ")");
+    HMR_CHECK(ds[i] >= 0 && ds[i] < num_datasets(), IndexError, "FitsDict::get: dataset ", ds[i],
+              " out of range [0, ", num_datasets(), ")");
     const Tensor& table = tables_[static_cast<size_t>(ds[i])];
-    HMR_CHECK(ix[i] >= 0 && ix[i] < table.size(0), IndexError, "FitsDict::get: index ", ix[i], " out of range [0, ",
-              table.size(0), ") of dataset '", names_[static_cast<size_t>(ds[i])], "'");
+    HMR_CHECK(ix[i] >= 0 && ix[i] < table.size(0), IndexError, "FitsDict::get: index ", ix[i],
+              " out of range [0, ", table.size(0), ") of dataset '", names_[static_cast<size_t>(ds[i])], "'");
     const float* row = table.data<float>() + ix[i] * 82;
     Tensor p = Tensor::from_host(row, {72}, DType::F32);
     p = data::process_pose(p, r[i], f[i] != 0.0);
@@ -95,12 +96,13 @@ void FitsDict::set(const Tensor& dataset, const Tensor& index, const Tensor& rot
   Tensor betas_c = betas.detach().to(Device::cpu(), DType::F32).contiguous();
   HMR_CHECK(pose_c.dim() == 2 && pose_c.size(1) == 72 && betas_c.dim() == 2 && betas_c.size(1) == 10 &&
                 pose_c.size(0) == static_cast<int64_t>(ds.size()) && betas_c.size(0) == pose_c.size(0),
-            ShapeError, "FitsDict::set: expected pose (B, 72) and betas (B, 10) with B = ", ds.size(), ", got ",
-            pose.shape_str(), " and ", betas.shape_str());
+            ShapeError, "FitsDict::set: expected pose (B, 72) and betas (B, 10) with B = ", ds.size(),
+            ", got ", pose.shape_str(), " and ", betas.shape_str());
   for (size_t i = 0; i < ds.size(); ++i) {
     if (u[i] == 0.0) continue;
     Tensor& table = tables_.at(static_cast<size_t>(ds[i]));
-    HMR_CHECK(ix[i] >= 0 && ix[i] < table.size(0), IndexError, "FitsDict::set: index ", ix[i], " out of range");
+    HMR_CHECK(ix[i] >= 0 && ix[i] < table.size(0), IndexError, "FitsDict::set: index ", ix[i],
+              " out of range");
     // Inverse of process_pose (rotate, then flip): flip back, then rotate by -rot.
     Tensor p = narrow(pose_c, 0, static_cast<int64_t>(i), 1).reshape({72});
     if (f[i] != 0.0) p = data::flip_pose(p);

@@ -31,8 +31,8 @@ class FitsDict {
   // Whether each row holds a fit (B,) F32 0/1.
   Tensor has_fit(const Tensor& dataset, const Tensor& index) const;
   // Stores pose/betas (augmented frame) where update (B,) != 0, undoing the augmentation.
-  void set(const Tensor& dataset, const Tensor& index, const Tensor& rot, const Tensor& flip, const Tensor& pose,
-           const Tensor& betas, const Tensor& update);
+  void set(const Tensor& dataset, const Tensor& index, const Tensor& rot, const Tensor& flip,
+           const Tensor& pose, const Tensor& betas, const Tensor& update);
 
   int64_t num_datasets() const { return static_cast<int64_t>(tables_.size()); }
   const Tensor& table(int64_t d) const { return tables_.at(static_cast<size_t>(d)); }

@@ -74,16 +74,16 @@ Tensor keypoint_3d_loss(const Tensor& pred, const Tensor& target, const Tensor& 
   return mean(conf * diff * diff);
 }
 
-SmplLosses smpl_parameter_losses(const Tensor& pred_rotmat, const Tensor& pred_betas, const Tensor& target_pose,
-                                 const Tensor& target_betas, const Tensor& valid) {
+SmplLosses smpl_parameter_losses(const Tensor& pred_rotmat, const Tensor& pred_betas,
+                                 const Tensor& target_pose, const Tensor& target_betas, const Tensor& valid) {
   check_rank(pred_rotmat, 4, "smpl_parameter_losses", "pred_rotmat");
   check_rank(pred_betas, 2, "smpl_parameter_losses", "pred_betas");
   check_rank(target_pose, 2, "smpl_parameter_losses", "target_pose");
   const int64_t b = pred_rotmat.size(0), j = pred_rotmat.size(1);
-  HMR_CHECK(target_pose.size(0) == b && target_pose.size(1) == j * 3 && target_betas.sizes() == pred_betas.sizes(),
-            ShapeError, "smpl_parameter_losses: expected target_pose (", b, ", ", j * 3, ") and target_betas ",
-            pred_betas.shape_str(), ", got ", target_pose.shape_str(), " and ",
-            target_betas.shape_str());
+  HMR_CHECK(
+      target_pose.size(0) == b && target_pose.size(1) == j * 3 && target_betas.sizes() == pred_betas.sizes(),
+      ShapeError, "smpl_parameter_losses: expected target_pose (", b, ", ", j * 3, ") and target_betas ",
+      pred_betas.shape_str(), ", got ", target_pose.shape_str(), " and ", target_betas.shape_str());
   Tensor r = select_rows(pred_rotmat, valid);
   if (!r.defined()) return {zero_like_loss(pred_rotmat), zero_like_loss(pred_betas)};
   Tensor pose = select_rows(target_pose, valid).detach();

@@ -26,8 +26,8 @@ struct SmplLosses {
   Tensor pose;
   Tensor betas;
 };
-SmplLosses smpl_parameter_losses(const Tensor& pred_rotmat, const Tensor& pred_betas, const Tensor& target_pose,
-                                 const Tensor& target_betas, const Tensor& valid);
+SmplLosses smpl_parameter_losses(const Tensor& pred_rotmat, const Tensor& pred_betas,
+                                 const Tensor& target_pose, const Tensor& target_betas, const Tensor& valid);
 
 // SPIN's shape_loss: L1 between vertex sets over the valid samples. (B, V, 3).
 Tensor vertex_loss(const Tensor& pred_vertices, const Tensor& target_vertices, const Tensor& valid);

@@ -1,5 +1,5 @@
 // The hmr program, run in-process through hmr::cli::run: help and exit codes of the usual
-// command-line conventions, one-line errors, and a short demo run whose loss must fall.
+// command-line conventions, one-line errors, and a short MLP run whose loss must fall.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -44,7 +44,7 @@ TEST(HmrCli, HelpListsEveryCommandAndExitsZero) {
     EXPECT_EQ(r.code, 0);
     EXPECT_TRUE(contains(r.out, "usage: hmr <command>")) << r.out;
     EXPECT_TRUE(contains(r.out, "  info")) << r.out;
-    EXPECT_TRUE(contains(r.out, "  demo")) << r.out;
+    EXPECT_TRUE(contains(r.out, "  mlp")) << r.out;
     EXPECT_EQ(r.err, "");
   }
 }
@@ -56,7 +56,7 @@ TEST(HmrCli, NoArgumentsPrintsUsageOnStderrAndExitsTwo) {
 }
 
 TEST(HmrCli, CommandHelpListsItsOptions) {
-  Result r = run_hmr({"demo", "--help"});
+  Result r = run_hmr({"mlp", "--help"});
   EXPECT_EQ(r.code, 0);
   for (const char* opt : {"--steps N", "--lr LR", "--seed S", "--device D", "--hidden H"})
     EXPECT_TRUE(contains(r.out, opt)) << opt << " missing in\n" << r.out;
@@ -73,22 +73,22 @@ TEST(HmrCli, UnknownCommandIsOneLineOnStderrAndExitsTwo) {
 
 TEST(HmrCli, UnknownOptionExitsTwoNamingTheOption) {
   for (const auto& args : std::vector<std::vector<std::string>>{
-           {"demo", "--step", "5"}, {"demo", "-x"}, {"--verbose"}, {"info", "extra"}}) {
+           {"mlp", "--step", "5"}, {"mlp", "-x"}, {"--verbose"}, {"info", "extra"}}) {
     Result r = run_hmr(args);
     EXPECT_EQ(r.code, 2) << args.back();
     EXPECT_EQ(count_lines(r.err), 1) << r.err;
   }
-  EXPECT_TRUE(contains(run_hmr({"demo", "--step", "5"}).err, "'--step'"));
+  EXPECT_TRUE(contains(run_hmr({"mlp", "--step", "5"}).err, "'--step'"));
 }
 
 TEST(HmrCli, MalformedValuesAreUsageErrors) {
-  Result r = run_hmr({"demo", "--steps", "ten"});
+  Result r = run_hmr({"mlp", "--steps", "ten"});
   EXPECT_EQ(r.code, 2);
   EXPECT_TRUE(contains(r.err, "--steps expects an integer but found 'ten'")) << r.err;
-  EXPECT_EQ(run_hmr({"demo", "--lr=abc"}).code, 2);
-  EXPECT_EQ(run_hmr({"demo", "--steps"}).code, 2);
-  EXPECT_EQ(run_hmr({"demo", "--steps", "0"}).code, 2);
-  EXPECT_EQ(run_hmr({"demo", "--device", "tpu"}).code, 2);
+  EXPECT_EQ(run_hmr({"mlp", "--lr=abc"}).code, 2);
+  EXPECT_EQ(run_hmr({"mlp", "--steps"}).code, 2);
+  EXPECT_EQ(run_hmr({"mlp", "--steps", "0"}).code, 2);
+  EXPECT_EQ(run_hmr({"mlp", "--device", "tpu"}).code, 2);
 }
 
 TEST(HmrCli, VersionAndInfo) {
@@ -105,7 +105,7 @@ TEST(HmrCli, VersionAndInfo) {
 }
 
 TEST(HmrCli, DemoLowersTheLossInFiftySteps) {
-  Result r = run_hmr({"demo", "--steps", "50", "--log-every", "10"});
+  Result r = run_hmr({"mlp", "--steps", "50", "--log-every", "10"});
   ASSERT_EQ(r.code, 0) << r.err;
   double initial = number_after(r.out, "initial loss");
   double final_loss = number_after(r.out, "final loss");
@@ -116,7 +116,7 @@ TEST(HmrCli, DemoLowersTheLossInFiftySteps) {
 }
 
 TEST(HmrCli, DemoIsReproducibleFromItsSeed) {
-  std::vector<std::string> args = {"demo", "--steps", "5", "--hidden", "8", "--samples", "64", "--seed", "7"};
+  std::vector<std::string> args = {"mlp", "--steps", "5", "--hidden", "8", "--samples", "64", "--seed", "7"};
   double a = number_after(run_hmr(args).out, "final loss");
   double b = number_after(run_hmr(args).out, "final loss");
   EXPECT_EQ(a, b);
@@ -126,7 +126,7 @@ TEST(HmrCli, DemoIsReproducibleFromItsSeed) {
 
 TEST(HmrCli, DemoOnCudaWithoutADeviceFailsWithOneLineAndExitOne) {
   if (hmr::cuda::device_count() > 0) GTEST_SKIP() << "a CUDA device is present";
-  Result r = run_hmr({"demo", "--steps", "2", "--device", "cuda"});
+  Result r = run_hmr({"mlp", "--steps", "2", "--device", "cuda"});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
   EXPECT_TRUE(contains(r.err, "--device cuda")) << r.err;

@@ -20,7 +20,8 @@ namespace hmr {
 namespace {
 
 const TensorDict& fixture() {
-  static const TensorDict d = io::load_npz(std::string(HMR_SOURCE_DIR) + "/tests/fixtures/train/spin_losses.npz");
+  static const TensorDict d =
+      io::load_npz(std::string(HMR_SOURCE_DIR) + "/tests/fixtures/train/spin_losses.npz");
   return d;
 }
 
@@ -74,7 +75,9 @@ TEST(SpinLosses, EmptySelectionIsAZeroThatStillBackpropagates) {
 }
 
 TEST(SpinLosses, ShapeErrorsNameTheOperands) {
-  std::string msg = testing::error_message([] { train::keypoint_2d_loss(zeros({2, 49, 3}), zeros({2, 49, 3})); });
+  std::string msg = testing::error_message([] {
+    train::keypoint_2d_loss(zeros({2, 49, 3}), zeros({2, 49, 3}));
+  });
   EXPECT_NE(msg.find("keypoint_2d_loss"), std::string::npos) << msg;
   EXPECT_NE(msg.find("[2, 49, 3]"), std::string::npos) << msg;
   msg = testing::error_message([] { train::camera_scale_loss(zeros({2, 4})); });
@@ -122,7 +125,8 @@ TEST(TrainConfig, ParsesNestedKeysDatasetsAndOverrides) {
 
 TEST(TrainConfig, UnknownKeysAndBadValuesAreNamed) {
   auto parse = [](const char* text) {
-    return testing::error_message([&] { train::parse_train_config(io::parse_json(text), "cfg.json").validate(); });
+    return testing::error_message(
+        [&] { train::parse_train_config(io::parse_json(text), "cfg.json").validate(); });
   };
   std::string msg = parse(R"({"lerning_rate": 1, "datasets": [{"npz": "a.npz"}]})");
   EXPECT_NE(msg.find("lerning_rate"), std::string::npos) << msg;
@@ -196,7 +200,9 @@ TEST(FitsDict, SaveAndLoadStaticFits) {
   train::FitsDict loaded({"a", "missing"}, {4, 2});
   EXPECT_EQ(loaded.load_static(dir), 1);
   EXPECT_EQ(max_abs_diff(loaded.table(0), fits.table(0)), 0.0);
-  EXPECT_EQ(sum(loaded.has_fit(zeros({4}, DType::I64), Tensor::from_vector<int64_t>({0, 1, 2, 3}, {4}))).item(), 4.0);
+  EXPECT_EQ(
+      sum(loaded.has_fit(zeros({4}, DType::I64), Tensor::from_vector<int64_t>({0, 1, 2, 3}, {4}))).item(),
+      4.0);
   train::FitsDict wrong({"a"}, {5});
   std::string msg = testing::error_message([&] { wrong.load_static(dir); });
   EXPECT_NE(msg.find("(5, 82)"), std::string::npos) << msg;

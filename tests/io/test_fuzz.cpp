@@ -8,11 +8,17 @@
 #include <string>
 #include <vector>
 
+#include "io/npy.h"
 #include "tests/io/fuzz.h"
 #include "tests/io/io_testing.h"
 
 using hmr::testing::io_fixture;
 using hmr::testing::read_bytes;
+
+namespace hmr::fuzz {
+// tests/io/fuzz_npy.cpp; declared here rather than in fuzz.h, which has no libFuzzer wrapper for it.
+int fuzz_npy_strings(const uint8_t* data, size_t size);
+}  // namespace hmr::fuzz
 
 namespace {
 
@@ -74,4 +80,27 @@ TEST(IoFuzz, Json) {
 
 TEST(IoFuzz, Image) {
   run_corpus(hmr::fuzz::fuzz_image, fixtures({"pil_rgb.png", "pil_smooth.jpg", "pil_rgb.bmp"}), 6);
+}
+
+TEST(IoFuzz, NpyStrings) {
+  // Seeds as numpy writes them ('<U n', a 2-D array with a non-ASCII value) plus a '|S n' and a
+  // fortran-order header, hand-built, so both decoders and the reorder are mutated.
+  std::vector<std::vector<uint8_t>> seeds;
+  seeds.push_back(hmr::io::npy_strings_to_bytes({{3}, {"images/a.jpg", "", "b\xc3\xa9\xf0\x9f\x98\x80"}}));
+  seeds.push_back(hmr::io::npy_strings_to_bytes({{2, 2}, {"ab", "c", "def", "g"}}));
+  auto handmade = [](const std::string& header, const std::string& payload) {
+    std::string h = header;
+    while ((10 + h.size() + 1) % 64 != 0) h += ' ';
+    h += '\n';
+    std::string b = std::string("\x93NUMPY\x01\x00", 8);
+    b += static_cast<char>(h.size() & 0xff);
+    b += static_cast<char>(h.size() >> 8);
+    return bytes_of(b + h + payload);
+  };
+  seeds.push_back(handmade("{'descr': '|S3', 'fortran_order': False, 'shape': (2,), }", std::string("ab\0xyz", 6)));
+  seeds.push_back(handmade("{'descr': '|S1', 'fortran_order': True, 'shape': (2, 3), }", "abcdef"));
+  for (const auto& s : seeds) ASSERT_TRUE(hmr::io::npy_is_string_array(s.data(), s.size(), "seed"));
+  EXPECT_EQ(hmr::io::npy_strings_from_bytes(seeds[3].data(), seeds[3].size(), "seed").values,
+            (std::vector<std::string>{"a", "c", "e", "b", "d", "f"}));
+  run_corpus(hmr::fuzz::fuzz_npy_strings, seeds, 7);
 }

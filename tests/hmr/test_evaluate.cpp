@@ -17,6 +17,7 @@
 #include "hmr/train/evaluate.h"
 #include "hmr/train/pipeline.h"
 #include "hmr/train/trainer.h"
+#include "io/image.h"
 
 namespace fs = std::filesystem;
 using namespace hmr;
@@ -344,4 +345,31 @@ TEST(EvalCli, Mpi17WithSegmentationPrintsEveryMetric) {
                           "segmentation samples 8", "FB accuracy", "parts accuracy"})
     EXPECT_NE(out.find(key), std::string::npos) << key << "\n" << out;
   fs::remove_all(dir);
+}
+
+// A GT part image whose labels do not fit the declared kind is refused, naming the file and label.
+TEST(EvalProtocols, PartImageWithLabelsOfAnotherKindIsAValueError) {
+  NoGradGuard no_grad;
+  body::BodyModel body(small_body());
+  const fs::path png =
+      fs::temp_directory_path() / ("hmr_evaluate_parts_" + std::to_string(::getpid()) + ".png");
+  io::write_png(png.string(), Tensor::from_vector(std::vector<uint8_t>{0, 9, 30, 255}, {2, 2}));
+  Tensor vertices = select(body.forward(zeros({1, 10}), zeros({1, 72})).vertices, 0, 0) +
+                    Tensor::from_vector(std::vector<float>{0, 0, 5}, {1, 3});
+  const render::Camera cam{100, 100, 1, 1, 2, 2};
+  for (auto [kind, label] :
+       {std::pair{train::PartLabels::Six, "9"}, std::pair{train::PartLabels::Smpl24, "30"}}) {
+    train::EvalOptions eo;
+    eo.segmentation = true;
+    eo.part_labels = kind;
+    train::MetricAccumulator acc(body, eo);
+    try {
+      acc.add_segmentation(vertices, cam, "", png.string());
+      ADD_FAILURE() << "no error for label " << label;
+    } catch (const ValueError& e) {
+      EXPECT_NE(std::string(e.what()).find(png.string()), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(std::string("label ") + label), std::string::npos) << e.what();
+    }
+  }
+  fs::remove(png);
 }

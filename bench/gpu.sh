@@ -13,7 +13,7 @@ build=$(cd "$build" && pwd)
 logs=${OUT:-$(mktemp -d)}
 mkdir -p "$logs"
 python=${PYTHON:-python3}
-families=(elementwise reduce gemm overhead resnet body render)
+families=(elementwise reduce gemm overhead resnet body render hmr_step smplify loader)
 export LD_LIBRARY_PATH="$build/bench/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true

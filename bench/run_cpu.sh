@@ -9,7 +9,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${BUILD_DIR:-$root/build-bench}
 threads=${THREADS:-2}
-read -ra families <<<"${FAMILIES:-elementwise reduce gemm overhead resnet body render}"
+read -ra families <<<"${FAMILIES:-elementwise reduce gemm overhead resnet body render hmr_step smplify loader}"
 
 if [[ ! -f "$build/build.ninja" ]]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DHMR_CUDA=OFF -DHMR_TESTS=OFF \

@@ -76,6 +76,7 @@ const std::vector<Field>& fields() {
       field("lr", &TrainConfig::lr),
       field("weight_decay", &TrainConfig::weight_decay),
       field("ignore_3d", &TrainConfig::ignore_3d),
+      field("augment", &TrainConfig::augment),
       field("seed", &TrainConfig::seed),
       field("num_workers", &TrainConfig::num_workers),
       field("threads", &TrainConfig::threads),

@@ -39,6 +39,7 @@ struct TrainConfig {
   double lr = 5e-5;  // SPIN code default (paper text: 3e-5)
   double weight_decay = 0.0;
   bool ignore_3d = false;  // "unpaired": no 3D joints and no GT SMPL
+  bool augment = true;  // SPIN's crop augmentation (flip, rotation, scale, colour) on the training sets
   uint64_t seed = 0;
   int64_t num_workers = 2;
   int64_t threads = 0;  // compute threads; 0 = all cores

@@ -19,7 +19,7 @@ void check_rank(const Tensor& t, int64_t rank, const char* op, const char* what)
 }
 
 // A zero that depends on x, so backward through an empty term still reaches x's graph.
-Tensor zero_like_loss(const Tensor& x) { return sum(x) * 0.0; }
+Tensor zero_like_loss(const Tensor& x) { return sum(x) * 0.0 + 0.0; }  // + 0 turns -0 into 0
 
 }  // namespace
 

@@ -114,7 +114,7 @@ Trainer::Trainer(TrainConfig config, std::string out_dir, std::ostream& log)
   std::vector<std::string> names;
   std::vector<int64_t> sizes;
   for (const DatasetSpec& d : config_.datasets) {
-    train_sets_.push_back(open_dataset(d, config_.img_res, true, config_.seed));
+    train_sets_.push_back(open_dataset(d, config_.img_res, config_.augment, config_.seed));
     probabilities.push_back(d.probability);
     names.push_back(d.name);
     sizes.push_back(train_sets_.back()->size());

@@ -77,6 +77,7 @@ const std::vector<Field>& fields() {
       field("weight_decay", &TrainConfig::weight_decay),
       field("ignore_3d", &TrainConfig::ignore_3d),
       field("augment", &TrainConfig::augment),
+      field("grad_clip", &TrainConfig::grad_clip),
       field("seed", &TrainConfig::seed),
       field("num_workers", &TrainConfig::num_workers),
       field("threads", &TrainConfig::threads),
@@ -186,6 +187,8 @@ void TrainConfig::validate() const {
   HMR_CHECK(batch_size >= 1, ValueError, "config: batch_size must be >= 1, got ", batch_size);
   HMR_CHECK(steps >= 0, ValueError, "config: steps must be >= 0, got ", steps);
   HMR_CHECK(std::isfinite(lr) && lr > 0, ValueError, "config: lr must be > 0, got ", lr);
+  HMR_CHECK(std::isfinite(grad_clip) && grad_clip >= 0, ValueError, "config: grad_clip must be >= 0 (0: off), got ",
+            grad_clip);
   HMR_CHECK(num_workers >= 0 && threads >= 0, ValueError, "config: num_workers and threads must be >= 0");
   HMR_CHECK(log_every >= 1 && checkpoint_every >= 1 && eval_every >= 1, ValueError,
             "config: log_every, checkpoint_every and eval_every must be >= 1");

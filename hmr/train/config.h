@@ -40,6 +40,7 @@ struct TrainConfig {
   double weight_decay = 0.0;
   bool ignore_3d = false;  // "unpaired": no 3D joints and no GT SMPL
   bool augment = true;  // SPIN's crop augmentation (flip, rotation, scale, colour) on the training sets
+  double grad_clip = 0.0;  // max global gradient norm; 0 = none (SPIN clips nothing)
   uint64_t seed = 0;
   int64_t num_workers = 2;
   int64_t threads = 0;  // compute threads; 0 = all cores

@@ -22,6 +22,7 @@
 #include "hmr/train/spin_losses.h"
 #include "io/file.h"
 #include "io/json.h"
+#include "nn/clip_grad.h"
 #include "tensor/cuda_context.h"
 #include "tensor/error.h"
 #include "tensor/parallel.h"
@@ -70,7 +71,7 @@ fitting::Gmm synthetic_gmm(uint64_t seed) {
 double host(const Tensor& t) { return t.detach().to(Device::cpu(), DType::F64).item(); }
 
 const char* kLogHeader =
-    "step,epoch,loss,keypoint_2d,keypoint_3d,pose,betas,vertices,camera,fit_valid,fits_updated,seconds\n";
+    "step,epoch,loss,keypoint_2d,keypoint_3d,pose,betas,vertices,camera,fit_valid,fits_updated,grad_norm,seconds\n";
 
 }  // namespace
 
@@ -275,6 +276,9 @@ StepReport Trainer::step() {
 
   optimizer_->zero_grad();
   total.backward();
+  // The global gradient norm before clipping (logged; clipping only when grad_clip > 0).
+  r.grad_norm = host(nn::clip_grad_norm_(model_->parameters(),
+                                         config_.grad_clip > 0 ? config_.grad_clip : INFINITY));
   optimizer_->step();
   ++step_;
   r.step = step_;
@@ -283,7 +287,7 @@ StepReport Trainer::step() {
   std::ofstream csv(fs::path(out_dir_) / "log.csv", std::ios::app);
   csv << std::setprecision(8) << r.step << ',' << r.epoch << ',' << r.loss << ',' << r.keypoint_2d << ','
       << r.keypoint_3d << ',' << r.pose << ',' << r.betas << ',' << r.vertices << ',' << r.camera << ','
-      << r.fit_valid << ',' << r.fits_updated << ',' << r.seconds << '\n';
+      << r.fit_valid << ',' << r.fits_updated << ',' << r.grad_norm << ',' << r.seconds << '\n';
   return r;
 }
 

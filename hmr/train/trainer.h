@@ -30,6 +30,7 @@ struct StepReport {
   double keypoint_2d = 0, keypoint_3d = 0, pose = 0, betas = 0, vertices = 0, camera = 0;
   double fit_valid = 0;     // fraction of samples with a usable fit or GT SMPL
   double fits_updated = 0;  // fraction whose in-loop fit replaced the stored one (SPIN)
+  double grad_norm = 0;     // global gradient norm before clipping
   double seconds = 0;       // wall time of this step
 };
 

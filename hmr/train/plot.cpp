@@ -66,7 +66,7 @@ std::string label_number(double v) {
   const double a = std::abs(v);
   if (a != 0 && (a >= 1e5 || a < 1e-3))
     os << std::setprecision(2) << std::scientific << v;
-  else if (a >= 100)
+  else if (a >= 100 || v == std::round(v))  // integers (steps) without decimals
     os << std::fixed << std::setprecision(0) << v;
   else if (a >= 1)
     os << std::fixed << std::setprecision(2) << v;

@@ -137,6 +137,8 @@ TEST(TrainConfig, UnknownKeysAndBadValuesAreNamed) {
   EXPECT_NE(msg.find("batch_size"), std::string::npos) << msg;
   msg = parse(R"({"method": "cmr", "datasets": [{"npz": "a.npz"}]})");
   EXPECT_NE(msg.find("method"), std::string::npos) << msg;
+  msg = parse(R"({"grad_clip": -1, "datasets": [{"npz": "a.npz"}]})");
+  EXPECT_NE(msg.find("grad_clip"), std::string::npos) << msg;
   msg = parse(R"({"datasets": []})");
   EXPECT_NE(msg.find("datasets"), std::string::npos) << msg;
   msg = parse(R"({"datasets": [{"npz": "a.npz", "prob": 1}]})");
